@@ -1,0 +1,130 @@
+"""WebSocket consumers: validate a client message, act through the hub, answer.
+
+Sockets never read the channel layer themselves (`channel_layer_alias = None`): the process
+hub does, once for all of them (realtime/hub.py).
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from shop import selectors
+
+from . import protocol
+from .hub import get_hub
+from .outbox import Outbox
+from .protocol import Action, CloseCode, ErrorCode, ProtocolError
+from .publish import LEGACY_TOPIC, item_topic, user_topic
+
+
+class HubConsumer(AsyncWebsocketConsumer):
+    """A socket whose messages arrive through the process hub and its own Outbox."""
+
+    channel_layer_alias = None
+
+    async def connect(self) -> None:
+        self.user = self.scope["user"]
+        self.hub = get_hub()
+        self.outbox = Outbox(self._send_frame)
+        self.topics: set[str] = set()
+
+    async def disconnect(self, code: int) -> None:
+        # Runs even when connect() failed halfway: only undo what was done.
+        outbox = getattr(self, "outbox", None)
+        if outbox is None:
+            return
+        outbox.close()
+        for topic in list(self.topics):
+            await self._leave(topic)
+
+    async def _join(self, topic: str) -> None:
+        self.topics.add(topic)
+        await self.hub.join(topic, self.outbox)
+
+    async def _leave(self, topic: str) -> None:
+        self.topics.discard(topic)
+        await self.hub.leave(topic, self.outbox)
+
+    async def _send_frame(self, frame: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": frame})
+
+
+class StockConsumer(HubConsumer):
+    """/ws/stock/: live, versioned stock levels of the items a client subscribes to."""
+
+    async def connect(self) -> None:
+        await super().connect()
+        await self._join(user_topic(self.user.pk))
+        await self.accept()
+        self.outbox.push_event(protocol.hello(self.user))
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        try:
+            if text_data is None:
+                raise ProtocolError(ErrorCode.BINARY_NOT_SUPPORTED, "Send JSON text frames.")
+            command = protocol.parse_command(text_data)
+            if command.action is Action.SUBSCRIBE:
+                await self._subscribe(command.items)
+            elif command.action is Action.UNSUBSCRIBE:
+                await self._unsubscribe(command.items)
+            else:
+                self.outbox.push_event(protocol.PONG)
+        except ProtocolError as error:
+            # Through the Outbox, like every reply, so answers keep the order of the requests.
+            self.outbox.push_event(protocol.error(error.code, error.detail, **error.extra))
+
+    async def _subscribe(self, items: tuple[int, ...]) -> None:
+        new = [item for item in items if item not in self.outbox.watched]
+        if len(self.outbox.watched) + len(new) > protocol.MAX_SUBSCRIPTIONS:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+                f"A socket can watch at most {protocol.MAX_SUBSCRIPTIONS} items.",
+                limit=protocol.MAX_SUBSCRIPTIONS,
+            )
+        # Join before reading: a change committed after the read is pushed, one before it is
+        # in the snapshot, and the Outbox keeps whichever version is newer.
+        for item in new:
+            self.outbox.watch(item)
+            await self._join(item_topic(item))
+        levels = await database_sync_to_async(selectors.stock_levels)(new)
+        unknown = [item for item in new if item not in levels]
+        for item in unknown:
+            self.outbox.unwatch(item)
+            await self._leave(item_topic(item))
+        for item, (quantity, version) in levels.items():
+            self.outbox.push_state(item, version, protocol.stock(item, quantity, version))
+        if unknown:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_ITEM,
+                f"No such item: {', '.join(map(str, unknown))}.",
+                items=unknown,
+            )
+
+    async def _unsubscribe(self, items: tuple[int, ...]) -> None:
+        for item in items:
+            if item in self.outbox.watched:
+                self.outbox.unwatch(item)
+                await self._leave(item_topic(item))
+
+
+class LegacyCountConsumer(HubConsumer):
+    """/notification/count: the protocol Stockwire grew from, kept for its clients.
+
+    Every stock change of any item sends UPDATE_COUNT; the client then asks the HTTP API.
+    """
+
+    async def connect(self) -> None:
+        await super().connect()
+        await self._join(LEGACY_TOPIC)
+        await self.accept()
+        self.outbox.push_event(protocol.legacy_grouped(self.user.pk))
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        """The legacy protocol has no client messages; anything sent is ignored."""
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    channel_layer_alias = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CloseCode.NOT_FOUND)

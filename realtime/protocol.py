@@ -1,0 +1,162 @@
+"""The WebSocket protocol, defined once: every message type, action, error and close code.
+
+docs/protocol.md mirrors this module; realtime/static/realtime/stockwire.js speaks it.
+Frames are JSON text, encoded here so a change is serialized once for all its receivers.
+"""
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+import orjson
+
+# The largest id a database primary key (64-bit signed) can hold.
+MAX_ITEM_ID = 2**63 - 1
+
+# Enough for any page of a shop; bounds what one socket can make the server track.
+MAX_SUBSCRIPTIONS = 200
+
+
+class Action(StrEnum):
+    """What a client may ask on /ws/stock/."""
+
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    PING = "ping"
+
+
+class MessageType(StrEnum):
+    """The `type` of every message the server sends on /ws/stock/."""
+
+    HELLO = "hello"
+    STOCK = "stock"
+    ORDER = "order"
+    PONG = "pong"
+    ERROR = "error"
+
+
+class ErrorCode(StrEnum):
+    INVALID_JSON = "invalid_json"
+    INVALID_MESSAGE = "invalid_message"
+    UNKNOWN_ACTION = "unknown_action"
+    INVALID_ITEMS = "invalid_items"
+    UNKNOWN_ITEM = "unknown_item"
+    TOO_MANY_SUBSCRIPTIONS = "too_many_subscriptions"
+    BINARY_NOT_SUPPORTED = "binary_not_supported"
+
+
+class CloseCode(IntEnum):
+    """Close codes in the 4000-4999 range that applications own, modelled on HTTP statuses."""
+
+    UNAUTHORIZED = 4401
+    FORBIDDEN_ORIGIN = 4403
+    NOT_FOUND = 4404
+
+
+class ProtocolError(Exception):
+    """Raised for a client message the server cannot act on; answered with an error message."""
+
+    def __init__(self, code: ErrorCode, detail: str, **extra):
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.extra = extra
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    action: Action
+    items: tuple[int, ...] = field(default=())
+
+
+def parse_command(text: str) -> Command:
+    """Validate one client frame; raise ProtocolError saying what is wrong with it."""
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(ErrorCode.INVALID_JSON, "The message is not valid JSON.") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(ErrorCode.INVALID_MESSAGE, "A message must be a JSON object.")
+    action = message.get("action")
+    try:
+        action = Action(action)
+    except (ValueError, TypeError):
+        known = ", ".join(a.value for a in Action)
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_ACTION, f"Unknown action {action!r}; expected one of: {known}."
+        ) from None
+    if action is Action.PING:
+        return Command(action)
+    return Command(action, _parse_items(message.get("items")))
+
+
+def _parse_items(items) -> tuple[int, ...]:
+    if not isinstance(items, list) or not items:
+        raise ProtocolError(
+            ErrorCode.INVALID_ITEMS, "`items` must be a non-empty list of item ids."
+        )
+    if len(items) > MAX_SUBSCRIPTIONS:
+        raise ProtocolError(
+            ErrorCode.TOO_MANY_SUBSCRIPTIONS,
+            f"A socket can watch at most {MAX_SUBSCRIPTIONS} items.",
+            limit=MAX_SUBSCRIPTIONS,
+        )
+    for item in items:
+        # bool is an int in Python; `true` is not an item id.
+        if type(item) is not int or not 1 <= item <= MAX_ITEM_ID:
+            raise ProtocolError(
+                ErrorCode.INVALID_ITEMS,
+                f"Item ids are positive integers up to {MAX_ITEM_ID}; got {_shorten(item)}.",
+            )
+    return tuple(dict.fromkeys(items))
+
+
+def _shorten(value) -> str:
+    text = orjson.dumps(value).decode() if not isinstance(value, int) else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def encode(message: dict) -> str:
+    return orjson.dumps(message).decode()
+
+
+def hello(user) -> str:
+    return encode(
+        {"type": MessageType.HELLO, "user": {"id": user.pk, "username": user.get_username()}}
+    )
+
+
+def stock(item_id: int, quantity: int, version: int) -> str:
+    return encode(
+        {"type": MessageType.STOCK, "item": item_id, "quantity": quantity, "version": version}
+    )
+
+
+def order(order) -> str:
+    return encode(
+        {
+            "type": MessageType.ORDER,
+            "order": {
+                "id": order.pk,
+                "item": order.item_id,
+                "quantity": order.quantity,
+                "unit_price": str(order.unit_price),
+                "created_at": order.created_at.isoformat().replace("+00:00", "Z"),
+            },
+        }
+    )
+
+
+PONG = encode({"type": MessageType.PONG})
+
+
+def error(code: ErrorCode, detail: str, **extra) -> str:
+    return encode({"type": MessageType.ERROR, "code": code, "detail": detail, **extra})
+
+
+# The legacy /notification/count protocol: an item changed, ask the HTTP API for the rest.
+def legacy_grouped(user_id: int) -> str:
+    return encode({"grouped": str(user_id)})
+
+
+def legacy_update_count(item_id: int) -> str:
+    return encode({"text": "UPDATE_COUNT", "item": item_id})

@@ -1,0 +1,193 @@
+/* Stockwire live stock client: keeps every [data-stock-item] element in step with /ws/stock/.
+ *
+ * Speaks the protocol of realtime/protocol.py (docs/protocol.md). Plain script, no build step.
+ * The page is the state: each element carries its item's quantity and data-version, so an
+ * update is applied only when it is newer than what the element shows.
+ */
+(() => {
+  "use strict";
+
+  const BACKOFF_BASE_MS = 500;
+  // Long enough that a restarted server is not stampeded, short enough that users barely wait.
+  const BACKOFF_CAP_MS = 15000;
+  // Under the 30-60 s after which common proxies and home routers drop an idle connection.
+  const PING_EVERY_MS = 25000;
+  // Two pings without any answer: the connection is dead even if TCP has not noticed yet.
+  const SILENCE_LIMIT_MS = 60000;
+  // realtime/protocol.py MAX_SUBSCRIPTIONS: the server refuses to watch more per socket.
+  const MAX_SUBSCRIPTIONS = 200;
+  // Close codes after which retrying cannot help (realtime/protocol.py CloseCode).
+  const UNAUTHORIZED = 4401;
+  const FORBIDDEN_ORIGIN = 4403;
+
+  const LABELS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+
+  const emit = (name, detail) => document.dispatchEvent(new CustomEvent(`stockwire:${name}`, { detail }));
+
+  /** Show {item, quantity, version} wherever the item is shown, unless the page already has that version or a newer one. */
+  function apply({ item, quantity, version }) {
+    let applied = false;
+    for (const el of document.querySelectorAll(`[data-stock-item="${Number(item)}"]`)) {
+      // A late or repeated message (or one that lost a race with an HTTP response) never moves back.
+      if (!(version > Number(el.dataset.version || 0))) continue;
+      el.textContent = String(quantity);
+      el.dataset.version = String(version);
+      applied = true;
+    }
+    if (applied) emit("stock", { item, quantity, version });
+    return applied;
+  }
+
+  /** The ids of the items shown under `root`: unique, valid, and no more than the server allows. */
+  function pageItems(root = document) {
+    const ids = new Set();
+    for (const el of root.querySelectorAll("[data-stock-item]")) {
+      const id = Number(el.dataset.stockItem);
+      if (Number.isSafeInteger(id) && id > 0) ids.add(id);
+    }
+    return [...ids].slice(0, MAX_SUBSCRIPTIONS);
+  }
+
+  /** Open the socket and keep it open until close() or a refusal; returns {state, close()}. */
+  function connect(options = {}) {
+    const {
+      url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/stock/`,
+      root = document,
+      indicator = document.querySelector("[data-live]"),
+      loginHint = document.querySelector("[data-live-login]"),
+    } = options;
+    const connection = { state: "connecting", close: stop };
+    let socket = null;
+    let attempt = 0;
+    let stopped = false;
+    let pending = null; // items whose snapshot has not arrived on this socket; null until hello
+    let retryTimer, pingTimer, silenceTimer;
+
+    function setState(state, code) {
+      connection.state = state;
+      if (indicator) {
+        indicator.dataset.live = String(state === "live");
+        indicator.dataset.state = state;
+        (indicator.querySelector("[data-live-label]") || indicator).textContent = LABELS[state];
+      }
+      emit("status", { state, code });
+    }
+
+    function open() {
+      clearTimeout(retryTimer);
+      socket = new WebSocket(url);
+      socket.onopen = () => {
+        pingTimer = setInterval(() => send({ action: "ping" }), PING_EVERY_MS);
+      };
+      socket.onmessage = (event) => {
+        expectWithin(SILENCE_LIMIT_MS);
+        receive(event.data);
+      };
+      socket.onclose = (event) => closed(event.code);
+      // Also bounds a handshake that hangs on a dead network.
+      expectWithin(SILENCE_LIMIT_MS);
+    }
+
+    function expectWithin(ms) {
+      clearTimeout(silenceTimer);
+      silenceTimer = setTimeout(() => closed(0), ms);
+    }
+
+    function send(message) {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    }
+
+    // Forget the old socket before closing it: on a dead network its close event may come much
+    // later, and it must not touch the page or schedule a second reconnect.
+    function teardown() {
+      clearInterval(pingTimer);
+      clearTimeout(silenceTimer);
+      pending = null;
+      if (!socket) return;
+      socket.onopen = socket.onmessage = socket.onclose = null;
+      socket.close();
+      socket = null;
+    }
+
+    function closed(code) {
+      teardown();
+      if (stopped) return;
+      if (code === UNAUTHORIZED || code === FORBIDDEN_ORIGIN) {
+        stopped = true;
+        setState("offline", code);
+        if (code === UNAUTHORIZED && loginHint) loginHint.hidden = false;
+        return;
+      }
+      setState("reconnecting", code);
+      // Full jitter: clients dropped together by a restart come back spread over the window.
+      const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+      attempt += 1;
+      retryTimer = setTimeout(open, delay);
+    }
+
+    function stop() {
+      stopped = true;
+      clearTimeout(retryTimer);
+      teardown();
+      setState("offline");
+    }
+
+    function receive(text) {
+      let message;
+      try {
+        message = JSON.parse(text);
+      } catch {
+        return console.warn("Stockwire: ignoring a frame that is not JSON", text);
+      }
+      switch (message.type) {
+        case "hello": {
+          attempt = 0; // The server is healthy again: the next drop starts from a short delay.
+          const items = pageItems(root);
+          pending = new Set(items);
+          // The answer is a snapshot of every item: it resyncs whatever changed while we were away.
+          if (items.length) send({ action: "subscribe", items });
+          break;
+        }
+        case "stock":
+          if (pending) pending.delete(message.item);
+          apply(message);
+          break;
+        case "order":
+          emit("order", message.order);
+          break;
+        case "error":
+          console.warn(`Stockwire: ${message.code}: ${message.detail}`);
+          // An error answers our subscribe (unknown items): the snapshot is as complete as it gets.
+          if (pending) for (const id of message.items || [...pending]) pending.delete(id);
+          emit("error", message);
+          break;
+        case "pong":
+          break;
+        default:
+          console.warn("Stockwire: ignoring an unknown message", message);
+      }
+      // Live means "every number on the page is current", so only once the snapshot is in.
+      if (pending && pending.size === 0 && connection.state !== "live") setState("live");
+    }
+
+    // Back on the network: try now rather than at the end of a long backoff.
+    window.addEventListener("online", () => {
+      if (!socket && !stopped) open();
+    });
+    setState("connecting");
+    open();
+    return connection;
+  }
+
+  window.Stockwire = { connect, apply, pageItems, connection: null };
+
+  // <script data-autoconnect> connects once the page is parsed; pages may also call connect().
+  const script = document.currentScript;
+  if (script && "autoconnect" in script.dataset) {
+    const start = () => {
+      window.Stockwire.connection = connect();
+    };
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+    else start();
+  }
+})();

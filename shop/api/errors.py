@@ -1,0 +1,81 @@
+"""Every API failure as JSON: {"error": <code>, "detail": <message>, ...}.
+
+Domain errors (shop.errors) map to statuses here, once; DRF's own exceptions keep their
+status and get a stable code.
+"""
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler
+
+from shop import errors
+
+STATUS_OF = {
+    errors.ItemNotFound: status.HTTP_404_NOT_FOUND,
+    errors.InsufficientStock: status.HTTP_409_CONFLICT,
+    errors.InvalidQuantity: status.HTTP_400_BAD_REQUEST,
+    errors.StaffOnly: status.HTTP_403_FORBIDDEN,
+    errors.UsernameTaken: status.HTTP_400_BAD_REQUEST,
+}
+
+# DRF's codes, renamed where a client deserves a clearer word.
+CODE_OF = {
+    "invalid": "invalid_request",
+    "parse_error": "malformed_json",
+    "not_authenticated": "not_authenticated",
+    "authentication_failed": "authentication_failed",
+    "token_not_valid": "invalid_token",
+    "permission_denied": "permission_denied",
+    "not_found": "not_found",
+    "method_not_allowed": "method_not_allowed",
+    "unsupported_media_type": "unsupported_media_type",
+    "throttled": "rate_limited",
+}
+
+
+class DomainError(exceptions.APIException):
+    def __init__(self, error: errors.ShopError):
+        super().__init__(error.detail, error.code)
+        self.code = error.code
+        self.status_code = STATUS_OF.get(type(error), status.HTTP_400_BAD_REQUEST)
+        self.extra = error.extra
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, errors.ShopError):
+        exc = DomainError(exc)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = {**_body(exc), **getattr(exc, "extra", {})}
+    return response
+
+
+def _body(exc) -> dict:
+    if isinstance(exc, exceptions.ValidationError):
+        fields = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        first_field, messages = next(iter(fields.items()))
+        message = messages[0] if isinstance(messages, list) else messages
+        prefix = "" if first_field == "non_field_errors" else f"{first_field}: "
+        return {"error": "invalid_request", "detail": f"{prefix}{message}", "fields": fields}
+    if isinstance(exc, DomainError):
+        return {"error": exc.code, "detail": str(exc.detail)}
+    code = getattr(exc, "default_code", "error")
+    detail = exc.detail
+    if isinstance(detail, dict):
+        code = str(detail.get("code", code))
+        detail = detail.get("detail", "")
+    return {"error": CODE_OF.get(code, code), "detail": str(detail)}
+
+
+def json_error(status_code: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status_code)
+
+
+def unknown_endpoint(request, *args, **kwargs) -> JsonResponse:
+    return json_error(404, "not_found", f"No API endpoint at {request.path}.")

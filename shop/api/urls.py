@@ -1,0 +1,34 @@
+from django.urls import path, re_path, register_converter
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from . import views
+from .errors import unknown_endpoint
+
+
+class ItemIdConverter:
+    """A positive id that fits a 64-bit key; anything else is an unknown URL, not a crash."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(ItemIdConverter, "item_id")
+
+urlpatterns = [
+    path("auth/register", views.RegisterView.as_view(), name="api-register"),
+    path("auth/token", TokenObtainPairView.as_view(), name="api-token"),
+    path("auth/token/refresh", TokenRefreshView.as_view(), name="api-token-refresh"),
+    path("items", views.ItemListView.as_view(), name="api-items"),
+    path("items/<item_id:pk>", views.ItemDetailView.as_view(), name="api-item"),
+    path("items/<item_id:item_id>/purchase", views.PurchaseView.as_view(), name="api-purchase"),
+    path("items/<item_id:item_id>/restock", views.RestockView.as_view(), name="api-restock"),
+    path("orders", views.OrderListView.as_view(), name="api-orders"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    re_path(r"", unknown_endpoint),
+]

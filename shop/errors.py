@@ -1,0 +1,44 @@
+"""What can go wrong in the shop, as one hierarchy.
+
+Mapped once to HTTP (shop/api/errors.py) and once to WebSocket errors (realtime/protocol.py).
+Each error carries a stable `code` that clients can switch on.
+"""
+
+
+class ShopError(Exception):
+    code = "shop_error"
+
+    def __init__(self, detail: str, **extra):
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class ItemNotFound(ShopError):
+    code = "unknown_item"
+
+    def __init__(self, item_id: int):
+        super().__init__(f"There is no item {item_id}.", item=item_id)
+
+
+class InsufficientStock(ShopError):
+    code = "insufficient_stock"
+
+    def __init__(self, item_id: int, *, requested: int, available: int):
+        super().__init__(
+            f"Only {available} left of item {item_id}; {requested} requested.",
+            item=item_id,
+            available=available,
+        )
+
+
+class InvalidQuantity(ShopError):
+    code = "invalid_quantity"
+
+
+class StaffOnly(ShopError):
+    code = "permission_denied"
+
+
+class UsernameTaken(ShopError):
+    code = "username_taken"

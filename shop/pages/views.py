@@ -1,0 +1,34 @@
+"""Server-rendered pages. Live quantities are filled in by realtime/static/realtime/stockwire.js."""
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.shortcuts import redirect, render
+
+from shop import selectors, services
+from shop.errors import UsernameTaken
+
+
+@login_required
+def catalog(request):
+    return render(request, "shop/catalog.html", {"items": selectors.catalog()})
+
+
+@login_required
+def orders(request):
+    return render(request, "shop/orders.html", {"orders": selectors.orders_of(request.user)[:100]})
+
+
+def register(request):
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.register(
+                username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+            )
+        except UsernameTaken as error:
+            form.add_error("username", error.detail)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("catalog")
+    return render(request, "registration/register.html", {"form": form})

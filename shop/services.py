@@ -1,0 +1,137 @@
+"""Every change to stock goes through these functions: the API, the admin and the demo loader
+call them, so the rules below exist once.
+
+Each change is one conditional UPDATE that moves quantity and version together, in the same
+transaction as its StockMovement (and Order), and is published only after commit.
+"""
+
+from functools import partial
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from realtime import publish
+
+from .errors import InsufficientStock, InvalidQuantity, ItemNotFound, StaffOnly, UsernameTaken
+from .models import Item, Order, StockMovement
+
+# Large enough for any real order or delivery, small enough that no sum overflows a 32-bit
+# column on any database we support.
+MAX_QUANTITY = 1_000_000
+
+
+def purchase(*, user, item_id: int, quantity: int) -> Order:
+    """Sell `quantity` units of an item to `user`, or raise without changing anything."""
+    _check_quantity(quantity)
+    with transaction.atomic():
+        sold = Item.objects.filter(pk=item_id, quantity__gte=quantity).update(
+            quantity=F("quantity") - quantity, version=F("version") + 1
+        )
+        if not sold:
+            available = Item.objects.filter(pk=item_id).values_list("quantity", flat=True).first()
+            if available is None:
+                raise ItemNotFound(item_id)
+            raise InsufficientStock(item_id, requested=quantity, available=available)
+        item = Item.objects.get(pk=item_id)
+        order = Order.objects.create(user=user, item=item, quantity=quantity, unit_price=item.price)
+        _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
+        transaction.on_commit(
+            partial(publish.order_placed, user_id=user.pk, order=order), robust=True
+        )
+    return order
+
+
+def restock(*, actor, item_id: int, quantity: int) -> Item:
+    """Add delivered units to an item. Staff only."""
+    _check_staff(actor)
+    _check_quantity(quantity)
+    with transaction.atomic():
+        changed = Item.objects.filter(pk=item_id).update(
+            quantity=F("quantity") + quantity, version=F("version") + 1
+        )
+        if not changed:
+            raise ItemNotFound(item_id)
+        item = Item.objects.get(pk=item_id)
+        _record(item, quantity, StockMovement.Reason.RESTOCK, actor=actor)
+    return item
+
+
+def adjust(*, actor, item_id: int, quantity: int) -> Item:
+    """Set an item's stock to a counted level (a stocktake correction). Staff only."""
+    _check_staff(actor)
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not 0 <= quantity <= MAX_QUANTITY
+    ):
+        raise InvalidQuantity(f"A stock level must be a whole number from 0 to {MAX_QUANTITY}.")
+    with transaction.atomic():
+        # The row lock makes the delta exact even if a purchase commits meanwhile.
+        before = (
+            Item.objects.select_for_update()
+            .filter(pk=item_id)
+            .values_list("quantity", flat=True)
+            .first()
+        )
+        if before is None:
+            raise ItemNotFound(item_id)
+        if before == quantity:
+            return Item.objects.get(pk=item_id)
+        Item.objects.filter(pk=item_id).update(quantity=quantity, version=F("version") + 1)
+        item = Item.objects.get(pk=item_id)
+        _record(item, quantity - before, StockMovement.Reason.ADJUST, actor=actor)
+    return item
+
+
+def create_item(*, actor, sku: str, name: str, price, quantity: int = 0) -> Item:
+    """Add an item to the catalog; its opening stock is recorded as an adjustment."""
+    _check_staff(actor)
+    if quantity:
+        _check_quantity(quantity)
+    with transaction.atomic():
+        item = Item.objects.create(sku=sku, name=name, price=price, quantity=quantity)
+        if quantity:
+            _record(item, quantity, StockMovement.Reason.ADJUST, actor=actor)
+    return item
+
+
+def register(*, username: str, password: str):
+    """Create a shopper account. The password is assumed to be validated already."""
+    try:
+        with transaction.atomic():
+            return get_user_model().objects.create_user(username=username, password=password)
+    except IntegrityError:
+        raise UsernameTaken(f"The username {username!r} is taken.") from None
+
+
+def _record(item: Item, delta: int, reason: str, *, actor, order: Order | None = None) -> None:
+    StockMovement.objects.create(
+        item=item,
+        delta=delta,
+        reason=reason,
+        quantity_after=item.quantity,
+        version=item.version,
+        actor=actor,
+        order=order,
+    )
+    transaction.on_commit(
+        partial(
+            publish.stock_changed, item_id=item.pk, quantity=item.quantity, version=item.version
+        ),
+        robust=True,
+    )
+
+
+def _check_quantity(quantity: int) -> None:
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not 1 <= quantity <= MAX_QUANTITY
+    ):
+        raise InvalidQuantity(f"A quantity must be a whole number from 1 to {MAX_QUANTITY}.")
+
+
+def _check_staff(actor) -> None:
+    if not getattr(actor, "is_staff", False):
+        raise StaffOnly("Only staff can change stock levels.")

@@ -1,0 +1,55 @@
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
+
+from shop.models import Item
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def empty_channel_layer():
+    """Each test starts with an in-memory layer that holds no groups or messages."""
+    async_to_sync(get_channel_layer().flush)()
+
+
+@pytest.fixture
+def shopper(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password=PASSWORD)
+
+
+@pytest.fixture
+def other_shopper(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password=PASSWORD)
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        username="stella", password=PASSWORD, is_staff=True
+    )
+
+
+@pytest.fixture
+def item(db):
+    return Item.objects.create(sku="KB-1", name="Keyboard", price=Decimal("89.00"), quantity=10)
+
+
+@pytest.fixture
+def other_item(db):
+    return Item.objects.create(sku="MS-2", name="Mouse", price=Decimal("29.50"), quantity=3)
+
+
+def access_token(user) -> str:
+    return str(AccessToken.for_user(user))
+
+
+def api_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token(user)}")
+    return client

@@ -1,0 +1,77 @@
+"""The served product over real sockets: uvicorn, HTTP and WebSocket clients in other tasks."""
+
+import asyncio
+import json
+
+import pytest
+import websockets
+
+from tests.servers import http_json, manage, running_server, server_env
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    env = server_env(DATABASE_URL=f"sqlite:///{tmp_path_factory.mktemp('db') / 'shop.sqlite3'}")
+    manage("migrate", "--noinput", env=env)
+    manage("load_demo", env=env)
+    with running_server(env) as server:
+        yield server
+
+
+def token_for(base, username):  # every demo user has the same password
+    status, body = http_json(
+        "POST", f"{base}/api/auth/token", {"username": username, "password": "stockwire-demo"}
+    )
+    assert status == 200, body
+    return body["access"]
+
+
+async def test_a_purchase_made_over_http_reaches_two_open_sockets(demo_server):
+    base, ws_base = demo_server.url, demo_server.ws_url
+    alice, bob = token_for(base, "alice"), token_for(base, "bob")
+    item = http_json("GET", f"{base}/api/items")[1]["results"][0]
+
+    async with (
+        websockets.connect(f"{ws_base}/ws/stock/?token={alice}") as first,
+        websockets.connect(f"{ws_base}/ws/stock/?token={bob}") as second,
+    ):
+        for socket in (first, second):
+            assert json.loads(await socket.recv())["type"] == "hello"
+            await socket.send(json.dumps({"action": "subscribe", "items": [item["id"]]}))
+            assert json.loads(await socket.recv())["version"] == item["version"]
+
+        status, body = await asyncio.to_thread(
+            http_json, "POST", f"{base}/api/items/{item['id']}/purchase", {"quantity": 1}, bob
+        )
+        assert status == 201, body
+
+        expected = {
+            "type": "stock",
+            "item": item["id"],
+            "quantity": item["quantity"] - 1,
+            "version": item["version"] + 1,
+        }
+        for socket in (first, second):
+            while (message := json.loads(await asyncio.wait_for(socket.recv(), 5))).get(
+                "type"
+            ) != "stock":
+                pass
+            assert message == expected
+
+
+async def test_a_bad_token_is_closed_with_4401_and_never_logged(demo_server):
+    async with websockets.connect(
+        f"{demo_server.ws_url}/ws/stock/?token=secret-looking-token"
+    ) as socket:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+    assert closed.value.rcvd.code == 4401
+    good = token_for(demo_server.url, "alice")
+    async with websockets.connect(f"{demo_server.ws_url}/ws/stock/?token={good}") as socket:
+        assert json.loads(await socket.recv())["type"] == "hello"
+
+    await asyncio.sleep(0.2)
+    log = demo_server.log.read_text()
+    assert "websocket refused: invalid token" in log
+    assert "/ws/stock/" in log
+    assert "secret-looking-token" not in log and good not in log

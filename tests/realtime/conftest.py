@@ -1,0 +1,45 @@
+import asyncio
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from config.asgi import application
+from realtime import hub as hub_module
+from tests.conftest import access_token
+
+ORIGIN = b"http://testserver"
+
+
+@pytest.fixture(autouse=True)
+async def close_hub():
+    """Each test's event loop gets its own hub; stop its reader when the test ends."""
+    yield
+    hub = hub_module._hubs.get(asyncio.get_running_loop())
+    if hub is not None:
+        await hub.close()
+
+
+@pytest.fixture
+async def sockets():
+    """Open WebSocket clients; every one is disconnected when the test ends."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_socket(path="/ws/stock/", *, user=None, token=None, origin=ORIGIN, cookie=None):
+        if user is not None:
+            token = access_token(user)
+        if token is not None:
+            path = f"{path}?token={token}"
+        headers = []
+        if origin is not None:
+            headers.append((b"origin", origin))
+        if cookie is not None:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        connected, _ = await communicator.connect()
+        assert connected
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        await communicator.disconnect()

@@ -1,0 +1,104 @@
+import asyncio
+
+from realtime.outbox import Outbox
+
+
+class Socket:
+    """A fake ASGI send whose writes can be held up, like a slow client."""
+
+    def __init__(self):
+        self.frames: list[str] = []
+        self.open = asyncio.Event()
+        self.open.set()
+
+    async def send(self, frame: str) -> None:
+        await self.open.wait()
+        self.frames.append(frame)
+
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_only_newer_versions_of_a_watched_item_are_sent():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+
+    outbox.push_state(1, 3, "v3")
+    outbox.push_state(1, 2, "v2")  # late
+    outbox.push_state(1, 3, "v3 again")  # repeated
+    outbox.push_state(2, 9, "other item")  # not watched
+    await settle()
+
+    assert socket.frames == ["v3"]
+
+
+async def test_a_slow_socket_gets_only_the_newest_version_once_it_catches_up():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    socket.open.clear()
+    outbox.push_state(1, 1, "v1")
+    await settle()  # v1 is on its way and the socket is stuck
+
+    for version in range(2, 101):
+        outbox.push_state(1, version, f"v{version}")
+    await settle()
+    socket.open.set()
+    await settle()
+
+    assert socket.frames == ["v1", "v100"]
+
+
+async def test_a_slow_socket_does_not_hold_up_the_others():
+    slow, fast = Socket(), Socket()
+    outboxes = [Outbox(slow.send), Outbox(fast.send)]
+    slow.open.clear()
+    for outbox in outboxes:
+        outbox.watch(1)
+        outbox.push_state(1, 2, "v2")
+    await settle()
+
+    assert (slow.frames, fast.frames) == ([], ["v2"])
+
+
+async def test_events_are_never_coalesced():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    socket.open.clear()
+    outbox.push_event("order 1")
+    outbox.push_event("order 2")
+    await settle()
+    socket.open.set()
+    await settle()
+
+    assert socket.frames == ["order 1", "order 2"]
+
+
+async def test_unwatching_drops_a_frame_that_was_still_waiting():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    outbox.watch(2)
+    socket.open.clear()
+    outbox.push_event("first")
+    outbox.push_state(1, 2, "item 1")
+    outbox.push_state(2, 2, "item 2")
+    await settle()
+    outbox.unwatch(1)
+    socket.open.set()
+    await settle()
+
+    assert socket.frames == ["first", "item 2"]
+
+
+async def test_a_closed_outbox_sends_nothing_more():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    outbox.close()
+    outbox.push_state(1, 2, "v2")
+    await settle()
+    assert socket.frames == []

@@ -1,0 +1,281 @@
+"""The /ws/stock/ protocol through Channels' WebsocketCommunicator and the in-memory layer."""
+
+from datetime import timedelta
+
+import orjson
+import pytest
+from asgiref.sync import sync_to_async
+from rest_framework_simplejwt.tokens import AccessToken
+
+from realtime.protocol import MAX_SUBSCRIPTIONS
+from tests.conftest import api_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def receive(socket, wait=2):
+    return orjson.loads(await socket.receive_from(wait))
+
+
+async def send(socket, message):
+    await socket.send_to(
+        text_data=message if isinstance(message, str) else orjson.dumps(message).decode()
+    )
+
+
+async def subscribed(socket, *items):
+    """Subscribe and return the snapshot messages, by item id."""
+    await send(socket, {"action": "subscribe", "items": list(items)})
+    return {message["item"]: message for message in [await receive(socket) for _ in items]}
+
+
+@sync_to_async
+def purchase_through_api(user, item, quantity=1):
+    response = api_client(user).post(
+        f"/api/items/{item.pk}/purchase", {"quantity": quantity}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+@sync_to_async
+def restock_through_api(user, item, quantity):
+    response = api_client(user).post(
+        f"/api/items/{item.pk}/restock", {"quantity": quantity}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+
+async def assert_closed_with(socket, code):
+    assert await socket.receive_output(2) == {"type": "websocket.close", "code": code}
+
+
+# Connecting
+
+
+async def test_hello_names_the_authenticated_user(sockets, shopper):
+    socket = await sockets(user=shopper)
+    assert await receive(socket) == {
+        "type": "hello",
+        "user": {"id": shopper.pk, "username": "alice"},
+    }
+
+
+async def test_a_socket_without_credentials_is_closed_with_4401(sockets):
+    await assert_closed_with(await sockets(), 4401)
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", ""])
+async def test_a_socket_with_a_bad_token_is_closed_with_4401(sockets, token):
+    await assert_closed_with(await sockets(path=f"/ws/stock/?token={token}"), 4401)
+
+
+async def test_an_expired_token_is_closed_with_4401(sockets, shopper):
+    token = AccessToken.for_user(shopper)
+    token.set_exp(lifetime=-timedelta(seconds=1))
+    await assert_closed_with(await sockets(token=str(token)), 4401)
+
+
+async def test_a_token_without_origin_is_allowed_for_scripts_and_apps(sockets, shopper):
+    socket = await sockets(user=shopper, origin=None)
+    assert (await receive(socket))["type"] == "hello"
+
+
+async def test_a_foreign_origin_is_refused_even_with_a_valid_token(sockets, shopper):
+    await assert_closed_with(await sockets(user=shopper, origin=b"https://evil.example"), 4403)
+
+
+@sync_to_async
+def session_cookie(client, user):
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+async def test_the_session_cookie_authenticates_a_socket_from_our_own_origin(
+    sockets, shopper, client
+):
+    socket = await sockets(cookie=await session_cookie(client, shopper))
+    assert (await receive(socket))["user"]["username"] == "alice"
+
+
+async def test_a_session_cookie_from_a_foreign_origin_is_refused(sockets, shopper, client):
+    cookie = await session_cookie(client, shopper)
+    await assert_closed_with(await sockets(cookie=cookie, origin=b"https://evil.example"), 4403)
+
+
+async def test_a_session_cookie_without_origin_is_refused(sockets, shopper, client):
+    await assert_closed_with(
+        await sockets(cookie=await session_cookie(client, shopper), origin=None), 4403
+    )
+
+
+async def test_a_session_cookie_that_is_not_logged_in_is_4401(sockets):
+    await assert_closed_with(await sockets(cookie="sessionid=doesnotexist"), 4401)
+
+
+async def test_an_unknown_path_is_closed_with_4404(sockets, shopper):
+    await assert_closed_with(await sockets(path="/ws/nothing/", user=shopper), 4404)
+
+
+# Subscribing and live updates
+
+
+async def test_subscribe_answers_with_a_snapshot_per_item(sockets, shopper, item, other_item):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    snapshot = await subscribed(socket, item.pk, other_item.pk)
+    assert snapshot == {
+        item.pk: {"type": "stock", "item": item.pk, "quantity": 10, "version": 1},
+        other_item.pk: {"type": "stock", "item": other_item.pk, "quantity": 3, "version": 1},
+    }
+
+
+async def test_subscribe_to_unknown_items_names_them_and_keeps_the_known_ones(
+    sockets, shopper, item
+):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await send(socket, {"action": "subscribe", "items": [item.pk, 4242]})
+    assert (await receive(socket))["item"] == item.pk
+    error = await receive(socket)
+    assert (error["type"], error["code"], error["items"]) == ("error", "unknown_item", [4242])
+
+
+async def test_a_purchase_reaches_every_subscriber_and_no_one_else(
+    sockets, shopper, other_shopper, item, other_item
+):
+    watchers = [await sockets(user=shopper), await sockets(user=other_shopper)]
+    bystander = await sockets(user=other_shopper)
+    for socket in watchers:
+        await receive(socket)
+        await subscribed(socket, item.pk)
+    await receive(bystander)
+    await subscribed(bystander, other_item.pk)
+
+    await purchase_through_api(shopper, item, quantity=3)
+
+    update = {"type": "stock", "item": item.pk, "quantity": 7, "version": 2}
+    assert await receive(watchers[1]) == update
+    messages = [await receive(watchers[0]), await receive(watchers[0])]
+    assert update in messages  # the buyer also gets the order message
+    assert await bystander.receive_nothing(0.3)
+
+
+async def test_the_buyer_gets_the_order_on_every_socket_and_others_do_not(
+    sockets, shopper, other_shopper, item
+):
+    buyer_tabs = [await sockets(user=shopper), await sockets(user=shopper)]
+    other = await sockets(user=other_shopper)
+    for socket in [*buyer_tabs, other]:
+        await receive(socket)
+
+    body = await purchase_through_api(shopper, item, quantity=2)
+
+    for socket in buyer_tabs:
+        message = await receive(socket)
+        assert message["type"] == "order"
+        assert message["order"]["id"] == body["order"]["id"]
+        assert {k: message["order"][k] for k in ("item", "quantity", "unit_price")} == {
+            "item": item.pk,
+            "quantity": 2,
+            "unit_price": "89.00",
+        }
+    assert await other.receive_nothing(0.3)
+
+
+async def test_a_restock_reaches_subscribers_with_the_next_version(sockets, shopper, staff, item):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await subscribed(socket, item.pk)
+    await restock_through_api(staff, item, 5)
+    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 15, "version": 2}
+
+
+async def test_unsubscribe_stops_updates(sockets, shopper, staff, item):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await subscribed(socket, item.pk)
+    await send(socket, {"action": "unsubscribe", "items": [item.pk]})
+    await send(socket, {"action": "ping"})
+    assert await receive(socket) == {"type": "pong"}
+
+    await restock_through_api(staff, item, 5)
+    assert await socket.receive_nothing(0.3)
+
+
+async def test_ping_is_answered_with_pong(sockets, shopper):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await send(socket, {"action": "ping"})
+    assert await receive(socket) == {"type": "pong"}
+
+
+async def test_watching_more_items_than_the_limit_is_refused(sockets, shopper):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await send(socket, {"action": "subscribe", "items": list(range(1, MAX_SUBSCRIPTIONS + 2))})
+    error = await receive(socket)
+    assert (error["code"], error["limit"]) == ("too_many_subscriptions", MAX_SUBSCRIPTIONS)
+
+
+# Bad input: an error with a code, and the connection stays open
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("not json", "invalid_json"),
+        ("[1, 2]", "invalid_message"),
+        ('"subscribe"', "invalid_message"),
+        ('{"items": [1]}', "unknown_action"),
+        ('{"action": "buy_everything"}', "unknown_action"),
+        ('{"action": ["subscribe"]}', "unknown_action"),
+        ('{"action": "subscribe"}', "invalid_items"),
+        ('{"action": "subscribe", "items": []}', "invalid_items"),
+        ('{"action": "subscribe", "items": 1}', "invalid_items"),
+        ('{"action": "subscribe", "items": [0]}', "invalid_items"),
+        ('{"action": "subscribe", "items": [-4]}', "invalid_items"),
+        ('{"action": "subscribe", "items": ["1"]}', "invalid_items"),
+        ('{"action": "subscribe", "items": [1.0]}', "invalid_items"),
+        ('{"action": "subscribe", "items": [1.5]}', "invalid_items"),
+        ('{"action": "subscribe", "items": [null]}', "invalid_items"),
+        ('{"action": "subscribe", "items": [true]}', "invalid_items"),
+        (f'{{"action": "subscribe", "items": [{2**70}]}}', "invalid_items"),
+        ('{"action": "unsubscribe", "items": [{}]}', "invalid_items"),
+    ],
+)
+async def test_bad_input_gets_an_error_code_and_the_socket_stays_open(
+    sockets, shopper, frame, code
+):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await send(socket, frame)
+    error = await receive(socket)
+    assert (error["type"], error["code"]) == ("error", code)
+    assert error["detail"]
+    await send(socket, {"action": "ping"})
+    assert await receive(socket) == {"type": "pong"}
+
+
+async def test_a_binary_frame_gets_an_error_code(sockets, shopper):
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await socket.send_to(bytes_data=b'{"action": "ping"}')
+    assert (await receive(socket))["code"] == "binary_not_supported"
+
+
+# The legacy protocol
+
+
+async def test_legacy_endpoint_says_grouped_then_update_count_on_any_change(
+    sockets, shopper, item, other_item
+):
+    socket = await sockets(path="/notification/count", user=shopper, origin=None)
+    assert await receive(socket) == {"grouped": str(shopper.pk)}
+
+    await purchase_through_api(shopper, other_item)
+    assert await receive(socket) == {"text": "UPDATE_COUNT", "item": other_item.pk}
+
+
+async def test_legacy_endpoint_without_token_is_closed_with_4401(sockets):
+    await assert_closed_with(await sockets(path="/notification/count"), 4401)

@@ -1,0 +1,216 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from shop import services
+from shop.models import Item, Order
+from tests.conftest import PASSWORD, api_client
+
+pytestmark = pytest.mark.django_db
+
+
+def purchase(client, item_id, body, **headers):
+    return client.post(f"/api/items/{item_id}/purchase", body, format="json", **headers)
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["error"] == code
+    assert isinstance(body["detail"], str) and body["detail"]
+    return body
+
+
+# Accounts and tokens
+
+
+def test_register_creates_an_account_that_can_get_tokens():
+    response = api_client().post(
+        "/api/auth/register", {"username": "carol", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 201
+    assert response.json() == {"id": get_user_model().objects.get().pk, "username": "carol"}
+
+    tokens = api_client().post(
+        "/api/auth/token", {"username": "carol", "password": PASSWORD}, format="json"
+    )
+    assert tokens.status_code == 200
+    assert set(tokens.json()) == {"access", "refresh"}
+
+    refreshed = api_client().post(
+        "/api/auth/token/refresh", {"refresh": tokens.json()["refresh"]}, format="json"
+    )
+    assert refreshed.status_code == 200 and "access" in refreshed.json()
+
+
+def test_register_refuses_a_taken_username(shopper):
+    response = api_client().post(
+        "/api/auth/register", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert_error(response, 400, "username_taken")
+
+
+def test_register_refuses_a_weak_password():
+    response = api_client().post(
+        "/api/auth/register", {"username": "carol", "password": "123"}, format="json"
+    )
+    body = assert_error(response, 400, "invalid_request")
+    assert "password" in body["fields"]
+
+
+def test_token_with_bad_credentials_is_401(shopper):
+    response = api_client().post(
+        "/api/auth/token", {"username": "alice", "password": "wrong"}, format="json"
+    )
+    assert_error(response, 401, "authentication_failed")
+
+
+# Items
+
+
+def test_item_list_is_a_page_of_items(item, other_item):
+    response = api_client().get("/api/items")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["count"], body["next"], body["previous"]) == (2, None, None)
+    assert body["results"][0] == {
+        "id": item.pk,
+        "sku": "KB-1",
+        "name": "Keyboard",
+        "price": "89.00",
+        "quantity": 10,
+        "version": 1,
+    }
+
+
+def test_item_detail_and_unknown_item(item):
+    assert api_client().get(f"/api/items/{item.pk}").json()["quantity"] == 10
+    assert_error(api_client().get("/api/items/999"), 404, "not_found")
+    assert_error(api_client().get(f"/api/items/{2**70}"), 404, "not_found")
+
+
+# Purchases
+
+
+def test_purchase_returns_the_order_and_the_item_after_it(shopper, item):
+    response = purchase(api_client(shopper), item.pk, {"quantity": 2})
+
+    assert response.status_code == 201
+    body = response.json()
+    order = Order.objects.get()
+    assert body["order"]["id"] == order.pk
+    assert {k: body["order"][k] for k in ("item", "quantity", "unit_price")} == {
+        "item": item.pk,
+        "quantity": 2,
+        "unit_price": "89.00",
+    }
+    assert body["item"]["quantity"] == 8 and body["item"]["version"] == 2
+
+
+def test_purchase_beyond_stock_is_409_with_what_is_available(shopper, item):
+    body = assert_error(
+        purchase(api_client(shopper), item.pk, {"quantity": 11}), 409, "insufficient_stock"
+    )
+    assert body["available"] == 10
+
+
+@pytest.mark.parametrize("quantity", [0, -3, 1.5, "2", None, True, [1], 10**30])
+def test_purchase_quantity_must_be_a_positive_integer(shopper, item, quantity):
+    assert_error(
+        purchase(api_client(shopper), item.pk, {"quantity": quantity}), 400, "invalid_request"
+    )
+    assert Item.objects.get().quantity == 10
+
+
+def test_purchase_without_credentials_is_401(item):
+    assert_error(purchase(api_client(), item.pk, {"quantity": 1}), 401, "not_authenticated")
+
+
+def test_purchase_with_a_garbage_token_is_401(item):
+    client = api_client()
+    client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert_error(purchase(client, item.pk, {"quantity": 1}), 401, "invalid_token")
+
+
+def test_purchase_of_unknown_item_is_404(shopper):
+    assert_error(purchase(api_client(shopper), 999, {"quantity": 1}), 404, "unknown_item")
+
+
+def test_purchase_body_that_is_not_json_is_400(shopper, item):
+    response = api_client(shopper).post(
+        f"/api/items/{item.pk}/purchase", "{quantity: 1", content_type="application/json"
+    )
+    assert_error(response, 400, "malformed_json")
+
+
+def test_purchase_with_a_form_body_is_415(shopper, item):
+    response = api_client(shopper).post(f"/api/items/{item.pk}/purchase", {"quantity": 1})
+    assert_error(response, 415, "unsupported_media_type")
+
+
+def test_session_purchase_needs_the_csrf_token(shopper, item, client):
+    from rest_framework.test import APIClient
+
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(shopper)
+    response = browser.post(f"/api/items/{item.pk}/purchase", {"quantity": 1}, format="json")
+    assert_error(response, 403, "permission_denied")
+
+    browser.get("/")  # the catalog page sets the CSRF cookie
+    token = browser.cookies["csrftoken"].value
+    response = browser.post(
+        f"/api/items/{item.pk}/purchase", {"quantity": 1}, format="json", HTTP_X_CSRFTOKEN=token
+    )
+    assert response.status_code == 201
+
+
+# Restock
+
+
+def test_staff_restock_returns_the_item_after_it(staff, item):
+    response = api_client(staff).post(
+        f"/api/items/{item.pk}/restock", {"quantity": 5}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["quantity"] == 15 and response.json()["version"] == 2
+
+
+def test_restock_by_a_shopper_is_403(shopper, item):
+    response = api_client(shopper).post(
+        f"/api/items/{item.pk}/restock", {"quantity": 5}, format="json"
+    )
+    assert_error(response, 403, "permission_denied")
+    assert Item.objects.get().quantity == 10
+
+
+def test_restock_without_credentials_is_401(item):
+    response = api_client().post(f"/api/items/{item.pk}/restock", {"quantity": 5}, format="json")
+    assert_error(response, 401, "not_authenticated")
+
+
+# Orders
+
+
+def test_orders_lists_only_my_orders_newest_first(shopper, other_shopper, item):
+    first = services.purchase(user=shopper, item_id=item.pk, quantity=1)
+    services.purchase(user=other_shopper, item_id=item.pk, quantity=1)
+    second = services.purchase(user=shopper, item_id=item.pk, quantity=2)
+
+    body = api_client(shopper).get("/api/orders").json()
+    assert body["count"] == 2
+    assert [order["id"] for order in body["results"]] == [second.pk, first.pk]
+
+
+def test_orders_without_credentials_is_401():
+    assert_error(api_client().get("/api/orders"), 401, "not_authenticated")
+
+
+# Everything under /api/ is JSON
+
+
+def test_unknown_api_path_is_a_json_404():
+    assert_error(api_client().get("/api/nothing/here"), 404, "not_found")
+
+
+def test_wrong_method_is_a_json_405(item):
+    assert_error(api_client().delete(f"/api/items/{item.pk}"), 405, "method_not_allowed")
