@@ -1,0 +1,52 @@
+import pytest
+
+from shop.models import Item, StockMovement
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, django_user_model):
+    client.force_login(
+        django_user_model.objects.create_superuser(
+            username="root", password="x", email="r@example.com"
+        )
+    )
+    return client
+
+
+def test_admin_lists_items_orders_and_movements(admin_client, item):
+    for url in ["/admin/shop/item/", "/admin/shop/order/", "/admin/shop/stockmovement/"]:
+        assert admin_client.get(url).status_code == 200
+
+
+def test_adding_an_item_in_the_admin_records_its_opening_stock(admin_client):
+    response = admin_client.post(
+        "/admin/shop/item/add/",
+        {"sku": "NEW-1", "name": "New", "price": "5.00", "set_quantity_to": "7"},
+    )
+    assert response.status_code == 302, response.content
+    item = Item.objects.get(sku="NEW-1")
+    assert item.quantity == 7
+    assert StockMovement.objects.get(item=item).reason == "adjust"
+
+
+def test_restocking_in_the_admin_goes_through_the_service(admin_client, item):
+    response = admin_client.post(
+        f"/admin/shop/item/{item.pk}/change/",
+        {"sku": item.sku, "name": item.name, "price": "89.00", "restock_by": "5"},
+    )
+    assert response.status_code == 302, response.content
+    item.refresh_from_db()
+    assert (item.quantity, item.version) == (15, 2)
+    movement = StockMovement.objects.get(item=item)
+    assert (movement.reason, movement.delta, movement.actor.username) == ("restock", 5, "root")
+
+
+def test_the_admin_cannot_type_a_quantity_directly(admin_client, item):
+    admin_client.post(
+        f"/admin/shop/item/{item.pk}/change/",
+        {"sku": item.sku, "name": item.name, "price": "89.00", "quantity": "999"},
+    )
+    item.refresh_from_db()
+    assert item.quantity == 10 and not StockMovement.objects.exists()
