@@ -4,13 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WORKERS ?= $(shell nproc)
 
 # The ASGI server as measured for this product: uvicorn with uvloop, httptools and the
 # sans-I/O websockets protocol; no lifespan (Channels' router has none).
 UVICORN := $(VENV)/bin/uvicorn config.asgi:application --loop uvloop --http httptools \
 	--ws websockets-sansio --lifespan off
 
-.PHONY: run test lint clean
+.PHONY: run serve test lint clean
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +32,36 @@ run: $(VENV)/.runtime
 	@echo
 	$(UVICORN) --host $(HOST) --port $(PORT)
 
+# Production-style: DEBUG off, static files collected, WORKERS processes on PORT. With
+# DATABASE_URL and REDIS_URL set, several `make serve` on any hosts are one shop.
+serve: export DEBUG = false
+serve: export ALLOWED_HOSTS ?= $(HOST),localhost,127.0.0.1
+serve: $(VENV)/.runtime .secret-key
+	$(eval export SECRET_KEY ?= $(shell cat .secret-key))
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
+	$(PY) manage.py check --deploy --fail-level WARNING
+	$(UVICORN) --host $(HOST) --port $(PORT) --workers $(WORKERS) --no-access-log \
+		--timeout-graceful-shutdown 10
+
+# A key of this checkout's own when SECRET_KEY is not set; never committed. Hosts that share
+# a database must share a SECRET_KEY: set it in their environment.
+.secret-key:
+	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+# Two passes: the embedded default (SQLite, in-memory layer), then the same suite on
+# PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), where the multi-process tests run.
 test: $(VENV)/.dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ] && [ -n "$$TEST_REDIS_URL" ]; then \
+		echo "== The suite again on PostgreSQL and Redis"; \
+		DATABASE_URL="$$TEST_DATABASE_URL" REDIS_URL="$$TEST_REDIS_URL" \
+			CHANNEL_PREFIX="stockwire-test-$$$$" $(VENV)/bin/pytest $(PYTEST_ARGS); \
+	elif [ "$$REQUIRE_SERVICES" = 1 ]; then \
+		echo "REQUIRE_SERVICES=1 but TEST_DATABASE_URL or TEST_REDIS_URL is not set" >&2; exit 1; \
+	else \
+		echo "SKIPPED the PostgreSQL and Redis pass: set TEST_DATABASE_URL and TEST_REDIS_URL to run it"; \
+	fi
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

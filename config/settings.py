@@ -105,21 +105,50 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# TLS is terminated in front of Stockwire (docs/deploy.md). Set HTTPS=true there: cookies become
+# secure, plain HTTP is redirected, and browsers are told to stay on HTTPS.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=3600)
+else:
+    # Without HTTPS these four checks can only fail; `make serve` fails on every other warning.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog"
 LOGOUT_REDIRECT_URL = "login"
 
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# The channel-layer group prefix; processes that share a Redis and a prefix are one site.
+CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="stockwire")
+if REDIS_URL and env.str("REDIS_LAYER", default="core") == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_URL],
-                # One membership per process and item (realtime/hub.py), so a process inbox
-                # holds at most one message per change: 1,000 leaves room for bursts.
+                "prefix": CHANNEL_PREFIX,
+                # The layer carries one message per process per change (realtime/hub.py), not
+                # one per socket, so a process inbox fills only if the process stalls: 1,000
+                # messages is a burst of 1,000 changes before the layer drops any.
                 "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                # A message older than this is stale anyway: stock is state, and a client that
+                # missed it resyncs from a snapshot.
                 "expiry": 60,
+                # Memberships are per process; the hub renews them long before this runs out.
+                "group_expiry": 86400,
             },
         }
     }

@@ -16,7 +16,7 @@ from channels.auth import get_user as get_session_user
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http.cookie import parse_cookie
-from django.http.request import validate_host
+from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
@@ -74,11 +74,12 @@ async def authenticate(scope):
 
 
 def origin_allowed(origin: str) -> bool:
-    host = urlsplit(origin).netloc
+    """The same rule as Django's Host check: the origin's domain, without port, in ALLOWED_HOSTS."""
+    domain, _port = split_domain_port(urlsplit(origin).netloc)
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return bool(host) and validate_host(host, allowed)
+    return bool(domain) and validate_host(domain, allowed)
 
 
 @database_sync_to_async

@@ -1,7 +1,9 @@
 import asyncio
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from config.asgi import application
 from realtime import hub as hub_module
@@ -12,11 +14,16 @@ ORIGIN = b"http://testserver"
 
 @pytest.fixture(autouse=True)
 async def close_hub():
-    """Each test's event loop gets its own hub; stop its reader when the test ends."""
+    """Each test's event loop gets its own hub; stop its reader when the test ends.
+
+    Also close the database connection of the thread the consumers used, so the test
+    database can be dropped at the end.
+    """
     yield
     hub = hub_module._hubs.get(asyncio.get_running_loop())
     if hub is not None:
         await hub.close()
+    await database_sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -98,6 +98,13 @@ async def test_the_session_cookie_authenticates_a_socket_from_our_own_origin(
     assert (await receive(socket))["user"]["username"] == "alice"
 
 
+async def test_an_origin_with_a_port_is_matched_by_its_host(sockets, shopper, client):
+    socket = await sockets(
+        cookie=await session_cookie(client, shopper), origin=b"http://testserver:8000"
+    )
+    assert (await receive(socket))["type"] == "hello"
+
+
 async def test_a_session_cookie_from_a_foreign_origin_is_refused(sockets, shopper, client):
     cookie = await session_cookie(client, shopper)
     await assert_closed_with(await sockets(cookie=cookie, origin=b"https://evil.example"), 4403)
