@@ -19,7 +19,8 @@ REDIS_URL = settings.REDIS_URL
 
 needs_services = pytest.mark.skipif(
     not (POSTGRES and REDIS_URL),
-    reason="runs in the PostgreSQL and Redis pass of `make test` (TEST_DATABASE_URL, TEST_REDIS_URL)",
+    reason="runs in the PostgreSQL and Redis pass of `make test` "
+    "(TEST_DATABASE_URL, TEST_REDIS_URL)",
 )
 
 
@@ -27,7 +28,8 @@ def database_url(name: str) -> str:
     db = settings.DATABASES["default"]
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
+    host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{name}"
 
 
 @contextmanager
