@@ -147,8 +147,9 @@ elif REDIS_URL:
                 # A message older than this is stale anyway: stock is state, and a client that
                 # missed it resyncs from a snapshot.
                 "expiry": 60,
-                # Memberships are per process; the hub renews them long before this runs out.
-                "group_expiry": 86400,
+                # Memberships are per process and renewed by its hub every 15 minutes, so the
+                # membership of a process that died without leaving lapses within the hour.
+                "group_expiry": 3600,
             },
         }
     }

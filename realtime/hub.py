@@ -18,6 +18,10 @@ logger = logging.getLogger("stockwire.realtime")
 # quick recovery, long enough not to spin.
 READ_RETRY_SECONDS = 0.5
 
+# Redis forgets a group member after `group_expiry` (settings: one hour) unless it is added
+# again; the hub renews all its memberships four times within that.
+MEMBERSHIP_RENEWAL_SECONDS = 900
+
 
 class Hub:
     def __init__(self, layer):
@@ -27,7 +31,7 @@ class Hub:
         # Serializes group_add/group_discard so a leave never overtakes a join of one topic.
         self._membership = asyncio.Lock()
         self._channel: str | None = None
-        self._reader: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     async def join(self, topic: str, outbox: Outbox) -> None:
         """Deliver the topic's messages to `outbox`; returns once the layer membership holds."""
@@ -56,19 +60,27 @@ class Hub:
         return len(self._topics.get(topic, ()))
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            try:
-                await self._reader
-            except asyncio.CancelledError:
-                pass
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         _hubs.pop(asyncio.get_running_loop(), None)
 
     async def _inbox(self) -> str:
         if self._channel is None:
             self._channel = await self._layer.new_channel(prefix="stockwire.hub.")
-            self._reader = asyncio.get_running_loop().create_task(self._read())
+            loop = asyncio.get_running_loop()
+            self._tasks = [loop.create_task(self._read()), loop.create_task(self._renew())]
         return self._channel
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(MEMBERSHIP_RENEWAL_SECONDS)
+            async with self._membership:
+                for topic in list(self._joined):
+                    try:
+                        await self._layer.group_add(topic, self._channel)
+                    except Exception:
+                        logger.exception("could not renew the membership of %s", topic)
 
     async def _read(self) -> None:
         while True:

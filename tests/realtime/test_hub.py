@@ -1,0 +1,70 @@
+import asyncio
+
+from channels.layers import InMemoryChannelLayer
+
+from realtime import hub as hub_module
+from realtime.hub import Hub
+from realtime.outbox import Outbox
+
+
+class Socket:
+    def __init__(self):
+        self.frames: list[str] = []
+
+    async def send(self, frame: str) -> None:
+        self.frames.append(frame)
+
+
+async def eventually(condition, wait=2.0):
+    deadline = asyncio.get_running_loop().time() + wait
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+
+
+def change(topic, version):
+    return {"type": "hub.deliver", "topic": topic, "frame": f"v{version}", "item": 1, "version": version}
+
+
+async def test_many_sockets_share_one_membership_and_all_get_each_change():
+    layer = InMemoryChannelLayer()
+    hub = Hub(layer)
+    sockets = [Socket() for _ in range(100)]
+    outboxes = [Outbox(socket.send) for socket in sockets]
+    for outbox in outboxes:
+        outbox.watch(1)
+        await hub.join("stockwire.item.1", outbox)
+
+    assert len(layer.groups["stockwire.item.1"]) == 1
+    await layer.group_send("stockwire.item.1", change("stockwire.item.1", 2))
+    await eventually(lambda: all(socket.frames == ["v2"] for socket in sockets))
+    await hub.close()
+
+
+async def test_the_last_socket_to_leave_ends_the_membership():
+    layer = InMemoryChannelLayer()
+    hub = Hub(layer)
+    first, second = Outbox(Socket().send), Outbox(Socket().send)
+    await hub.join("stockwire.item.1", first)
+    await hub.join("stockwire.item.1", second)
+
+    await hub.leave("stockwire.item.1", first)
+    assert layer.groups.get("stockwire.item.1")
+    await hub.leave("stockwire.item.1", second)
+    assert not layer.groups.get("stockwire.item.1")
+    await hub.close()
+
+
+async def test_memberships_are_renewed_before_the_layer_forgets_them(monkeypatch):
+    monkeypatch.setattr(hub_module, "MEMBERSHIP_RENEWAL_SECONDS", 0.2)
+    layer = InMemoryChannelLayer(group_expiry=1)
+    hub = Hub(layer)
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    await hub.join("stockwire.item.1", outbox)
+
+    await asyncio.sleep(1.5)  # past the layer's group expiry
+    await layer.group_send("stockwire.item.1", change("stockwire.item.1", 2))
+    await eventually(lambda: socket.frames == ["v2"])
+    await hub.close()
