@@ -13,7 +13,7 @@ from . import protocol
 from .hub import get_hub
 from .outbox import Outbox
 from .protocol import Action, CloseCode, ErrorCode, ProtocolError
-from .publish import LEGACY_TOPIC, item_topic, user_topic
+from .topics import LEGACY, item_topic, user_topic
 
 
 class HubConsumer(AsyncWebsocketConsumer):
@@ -114,7 +114,7 @@ class LegacyCountConsumer(HubConsumer):
 
     async def connect(self) -> None:
         await super().connect()
-        await self._join(LEGACY_TOPIC)
+        await self._join(LEGACY)
         await self.accept()
         self.outbox.push_event(protocol.legacy_grouped(self.user.pk))
 

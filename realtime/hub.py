@@ -3,24 +3,37 @@
 All sockets of a process that watch an item share one membership of the hub in the item's
 group, so the channel layer carries one message per process per change, not one per socket,
 and the hub fans it out locally to each socket's Outbox. Consumers never read the layer.
+
+The hub also heals lost notifications: every few seconds it reads the versions of the items
+its sockets watch, in one query, and pushes any newer state it has not seen. A change whose
+message was dropped (a full inbox, Redis away, a crash between commit and publish) reaches
+every connected subscriber within RESYNC_SECONDS.
 """
 
 import asyncio
 import logging
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from shop import selectors
+
+from . import publish, topics
 from .outbox import Outbox
 
 logger = logging.getLogger("stockwire.realtime")
 
-# After a layer error (Redis away), wait this long before reading again: short enough for
+# After a layer error (Redis away), wait this long before trying again: short enough for
 # quick recovery, long enough not to spin.
-READ_RETRY_SECONDS = 0.5
+RETRY_SECONDS = 0.5
 
 # Redis forgets a group member after `group_expiry` (settings: one hour) unless it is added
 # again; the hub renews all its memberships four times within that.
 MEMBERSHIP_RENEWAL_SECONDS = 900
+
+# The bound on staleness for a connected subscriber when a notification is lost; one small
+# query per process this often.
+RESYNC_SECONDS = 2.0
 
 
 class Hub:
@@ -30,6 +43,8 @@ class Hub:
         self._joined: set[str] = set()
         # Serializes group_add/group_discard so a leave never overtakes a join of one topic.
         self._membership = asyncio.Lock()
+        # item id -> newest version this hub has fanned out.
+        self._latest: dict[int, int] = {}
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -51,6 +66,9 @@ class Hub:
         if members:
             return
         del self._topics[topic]
+        item = topics.item_of(topic)
+        if item is not None:
+            self._latest.pop(item, None)
         async with self._membership:
             if topic in self._joined and topic not in self._topics:
                 self._joined.discard(topic)
@@ -58,6 +76,16 @@ class Hub:
 
     def subscribers(self, topic: str) -> int:
         return len(self._topics.get(topic, ()))
+
+    async def resync(self) -> None:
+        """Push the committed state of every watched item that is newer than what was sent."""
+        items = [item for topic in self._topics if (item := topics.item_of(topic)) is not None]
+        if not items:
+            return
+        levels = await database_sync_to_async(selectors.stock_levels)(items)
+        for item, (quantity, version) in levels.items():
+            if version > self._latest.get(item, 0):
+                self._fan_out(publish.stock_message(item, quantity, version))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -69,18 +97,12 @@ class Hub:
         if self._channel is None:
             self._channel = await self._layer.new_channel(prefix="stockwire.hub.")
             loop = asyncio.get_running_loop()
-            self._tasks = [loop.create_task(self._read()), loop.create_task(self._renew())]
+            self._tasks = [
+                loop.create_task(self._read()),
+                loop.create_task(self._every(MEMBERSHIP_RENEWAL_SECONDS, self._renew)),
+                loop.create_task(self._every(RESYNC_SECONDS, self.resync)),
+            ]
         return self._channel
-
-    async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(MEMBERSHIP_RENEWAL_SECONDS)
-            async with self._membership:
-                for topic in list(self._joined):
-                    try:
-                        await self._layer.group_add(topic, self._channel)
-                    except Exception:
-                        logger.exception("could not renew the membership of %s", topic)
 
     async def _read(self) -> None:
         while True:
@@ -89,10 +111,31 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("channel layer receive failed; retrying")
-                await asyncio.sleep(READ_RETRY_SECONDS)
+                logger.exception("channel layer receive failed; joining again and retrying")
+                await asyncio.sleep(RETRY_SECONDS)
+                # Redis may have restarted empty: memberships must be made again.
+                await self._renew()
                 continue
             self._fan_out(message)
+
+    async def _renew(self) -> None:
+        async with self._membership:
+            for topic in list(self._joined):
+                try:
+                    await self._layer.group_add(topic, self._channel)
+                except Exception:
+                    logger.warning("could not renew the membership of %s", topic, exc_info=True)
+                    return
+
+    async def _every(self, seconds: float, job) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s failed; trying again in %s s", job.__name__, seconds)
 
     def _fan_out(self, message: dict) -> None:
         members = self._topics.get(message["topic"])
@@ -103,10 +146,12 @@ class Hub:
         if version is None:
             for outbox in members:
                 outbox.push_event(frame)
-        else:
-            item_id = message["item"]
-            for outbox in members:
-                outbox.push_state(item_id, version, frame)
+            return
+        item_id = message["item"]
+        if version > self._latest.get(item_id, 0):
+            self._latest[item_id] = version
+        for outbox in members:
+            outbox.push_state(item_id, version, frame)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -9,36 +9,30 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from . import protocol
+from . import protocol, topics
 
 logger = logging.getLogger("stockwire.realtime")
-
-# Channel-layer group names allow only [A-Za-z0-9-_.] and fewer than 100 characters.
-LEGACY_TOPIC = "stockwire.legacy"
-
-
-def item_topic(item_id: int) -> str:
-    return f"stockwire.item.{item_id}"
-
-
-def user_topic(user_id: int) -> str:
-    return f"stockwire.user.{user_id}"
 
 
 def stock_changed(*, item_id: int, quantity: int, version: int) -> None:
     _deliver(
-        {
-            "topic": item_topic(item_id),
-            "frame": protocol.stock(item_id, quantity, version),
-            "item": item_id,
-            "version": version,
-        },
-        {"topic": LEGACY_TOPIC, "frame": protocol.legacy_update_count(item_id)},
+        stock_message(item_id, quantity, version),
+        {"topic": topics.LEGACY, "frame": protocol.legacy_update_count(item_id)},
     )
 
 
 def order_placed(*, user_id: int, order) -> None:
-    _deliver({"topic": user_topic(user_id), "frame": protocol.order(order)})
+    _deliver({"topic": topics.user_topic(user_id), "frame": protocol.order(order)})
+
+
+def stock_message(item_id: int, quantity: int, version: int) -> dict:
+    """What the hubs fan out for one item's state: the frame, encoded once, and its version."""
+    return {
+        "topic": topics.item_topic(item_id),
+        "frame": protocol.stock(item_id, quantity, version),
+        "item": item_id,
+        "version": version,
+    }
 
 
 def _deliver(*messages: dict) -> None:

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 import websockets
 
-from tests.servers import ROOT, free_port, http_json, make_serve_command, manage, running_server, server_env
+from tests.servers import (
+    ROOT,
+    free_port,
+    http_json,
+    make_serve_command,
+    manage,
+    running_server,
+    server_env,
+)
 from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
 
 pytestmark = needs_services
@@ -28,7 +36,8 @@ def nginx_config(site: str, *, listen: int, upstreams: list[int], workdir: Path)
         site = site.replace("{upstream}", f"server 127.0.0.1:{port}", 1)
     site = site.replace("/var/log/nginx/stockwire.access.log", str(workdir / "access.log"))
     temp = "\n".join(
-        f"    {kind}_temp_path {workdir / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        f"    {kind}_temp_path {workdir / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     return f"""
 daemon off;
@@ -60,10 +69,15 @@ def site(tmp_path_factory):
                 config = workdir / "nginx.conf"
                 config.write_text(
                     nginx_config(
-                        (ROOT / "deploy/nginx.conf").read_text(), listen=port, upstreams=upstreams, workdir=workdir
+                        (ROOT / "deploy/nginx.conf").read_text(),
+                        listen=port,
+                        upstreams=upstreams,
+                        workdir=workdir,
                     )
                 )
-                nginx = subprocess.Popen([NGINX, "-c", str(config), "-p", str(workdir)], stderr=subprocess.PIPE)
+                nginx = subprocess.Popen(
+                    [NGINX, "-c", str(config), "-p", str(workdir)], stderr=subprocess.PIPE
+                )
                 try:
                     _wait_for(f"http://127.0.0.1:{port}/api/items", nginx)
                     yield f"http://127.0.0.1:{port}", (first, second), workdir
@@ -85,7 +99,9 @@ def _wait_for(url, process):
 
 
 def token(base, username):
-    status, body = http_json("POST", f"{base}/api/auth/token", {"username": username, "password": "stockwire-demo"})
+    status, body = http_json(
+        "POST", f"{base}/api/auth/token", {"username": username, "password": "stockwire-demo"}
+    )
     assert status == 200, body
     return body["access"]
 

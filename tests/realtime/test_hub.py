@@ -23,7 +23,13 @@ async def eventually(condition, wait=2.0):
 
 
 def change(topic, version):
-    return {"type": "hub.deliver", "topic": topic, "frame": f"v{version}", "item": 1, "version": version}
+    return {
+        "type": "hub.deliver",
+        "topic": topic,
+        "frame": f"v{version}",
+        "item": 1,
+        "version": version,
+    }
 
 
 async def test_many_sockets_share_one_membership_and_all_get_each_change():

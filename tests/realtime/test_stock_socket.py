@@ -7,6 +7,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
+from realtime import hub as hub_module
+from realtime import publish
 from realtime.protocol import MAX_SUBSCRIPTIONS
 from tests.conftest import api_client
 
@@ -286,3 +288,21 @@ async def test_legacy_endpoint_says_grouped_then_update_count_on_any_change(
 
 async def test_legacy_endpoint_without_token_is_closed_with_4401(sockets):
     await assert_closed_with(await sockets(path="/notification/count"), 4401)
+
+
+# Bounded staleness
+
+
+async def test_a_change_whose_notification_was_lost_still_reaches_subscribers(
+    sockets, shopper, staff, item, monkeypatch
+):
+    monkeypatch.setattr(hub_module, "RESYNC_SECONDS", 0.3)
+    socket = await sockets(user=shopper)
+    await receive(socket)
+    await subscribed(socket, item.pk)
+
+    # The change commits, but its message is lost on the way (a full inbox, Redis away).
+    monkeypatch.setattr(publish, "_deliver", lambda *messages: None)
+    await restock_through_api(staff, item, 5)
+
+    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 15, "version": 2}
