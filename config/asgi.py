@@ -9,6 +9,9 @@ http_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
 
+from config.limits import RequestBodyLimit  # noqa: E402
 from realtime.routing import application as websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": http_application, "websocket": websocket_application})
+application = ProtocolTypeRouter(
+    {"http": RequestBodyLimit(http_application), "websocket": websocket_application}
+)

@@ -1,0 +1,83 @@
+"""Every kind of bad token is refused the same way: 4401 on the socket, 401 over HTTP."""
+
+from datetime import timedelta
+
+import jwt
+import pytest
+from asgiref.sync import sync_to_async
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from tests.conftest import api_client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def expired(user):
+    token = AccessToken.for_user(user)
+    token.set_exp(lifetime=-timedelta(seconds=1))
+    return str(token)
+
+
+def signed_with_another_key(user):
+    claims = dict(AccessToken.for_user(user).payload)
+    return jwt.encode(claims, "some-other-key-entirely-0123456789abcdef", algorithm="HS256")
+
+
+def refresh_instead_of_access(user):
+    return str(RefreshToken.for_user(user))
+
+
+def malformed(user):
+    return "eyJhbGciOiJIUzI1NiJ9.not-base64!.x"
+
+
+def unsigned(user):
+    claims = dict(AccessToken.for_user(user).payload)
+    return jwt.encode(claims, key=None, algorithm="none")
+
+
+BAD_TOKENS = [expired, signed_with_another_key, refresh_instead_of_access, malformed, unsigned]
+
+
+@pytest.mark.parametrize("make_token", BAD_TOKENS, ids=lambda f: f.__name__)
+async def test_a_bad_token_closes_the_socket_with_4401(sockets, shopper, make_token):
+    socket = await sockets(token=make_token(shopper))
+    assert await socket.receive_output(2) == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize("make_token", BAD_TOKENS, ids=lambda f: f.__name__)
+def test_a_bad_token_is_401_over_http(shopper, make_token):
+    client = api_client()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token(shopper)}")
+    response = client.get("/api/orders")
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+
+
+@sync_to_async
+def deactivate(user):
+    user.is_active = False
+    user.save()
+
+
+@sync_to_async
+def delete(user):
+    user.delete()
+
+
+@pytest.mark.parametrize("remove", [deactivate, delete], ids=["deactivated", "deleted"])
+async def test_a_token_of_a_removed_user_closes_the_socket_with_4401(sockets, shopper, remove):
+    token = str(AccessToken.for_user(shopper))
+    await remove(shopper)
+    socket = await sockets(token=token)
+    assert await socket.receive_output(2) == {"type": "websocket.close", "code": 4401}
+
+
+@pytest.mark.parametrize("remove", [deactivate, delete], ids=["deactivated", "deleted"])
+async def test_a_token_of_a_removed_user_is_401_over_http(shopper, remove):
+    token = str(AccessToken.for_user(shopper))
+    await remove(shopper)
+    client = api_client()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = await sync_to_async(client.get)("/api/orders")
+    assert response.status_code == 401
