@@ -107,7 +107,7 @@ def token(base, username):
 
 
 async def test_sockets_through_nginx_are_spread_over_both_processes_and_all_get_a_purchase(site):
-    base, servers, workdir = site
+    base, servers, _ = site
     ws_base = base.replace("http://", "ws://")
     alice = token(base, "alice")
     sockets = [await websockets.connect(f"{ws_base}/ws/stock/?token={alice}") for _ in range(6)]
