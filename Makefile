@@ -6,10 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc)
 
-# The ASGI server as measured for this product: uvicorn with uvloop, httptools and the
-# sans-I/O websockets protocol; no lifespan (Channels' router has none).
-UVICORN := $(VENV)/bin/uvicorn config.asgi:application --loop uvloop --http httptools \
-	--ws websockets-sansio --lifespan off
+# The ASGI server and its options: config/server.py.
+SERVER := $(PY) -m config.server
 
 .PHONY: run serve test lint clean
 
@@ -30,7 +28,7 @@ run: $(VENV)/.runtime
 	@echo
 	@echo "  Stockwire is at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo
-	$(UVICORN) --host $(HOST) --port $(PORT)
+	$(SERVER) --host $(HOST) --port $(PORT) --access-log
 
 # Production-style: DEBUG off, static files collected, WORKERS processes on PORT. With
 # DATABASE_URL and REDIS_URL set, several `make serve` on any hosts are one shop.
@@ -41,8 +39,7 @@ serve: $(VENV)/.runtime .secret-key
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py check --deploy --fail-level WARNING
-	$(UVICORN) --host $(HOST) --port $(PORT) --workers $(WORKERS) --no-access-log \
-		--timeout-graceful-shutdown 10
+	$(SERVER) --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # A key of this checkout's own when SECRET_KEY is not set; never committed. Hosts that share
 # a database must share a SECRET_KEY: set it in their environment.
@@ -69,3 +66,11 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .test-db.sqlite3* staticfiles
+
+# The benchmark harness (bench/): every set-up at N = 1000, 5000, 10000 side by side, results
+# in bench/results/. QUICK=1 is the smoke run (N = 200, under a minute). More options through
+# BENCH_ARGS, e.g. BENCH_ARGS="--setup redis-core --subscribers 5000"; see python -m bench -h.
+.PHONY: bench
+bench: $(VENV)/.runtime
+	$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install --quiet "matplotlib>=3.8"
+	$(PY) -m bench $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)

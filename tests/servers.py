@@ -53,13 +53,9 @@ class Server:
         return self.url.replace("http://", "ws://", 1)
 
 
-def uvicorn_command(port: int) -> list[str]:
+def run_command(port: int) -> list[str]:
     """The server as `make run` starts it."""
-    return [
-        sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-        "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
-        "--lifespan", "off",
-    ]  # fmt: skip
+    return [sys.executable, "-m", "config.server", "--port", str(port), "--access-log"]
 
 
 def make_serve_command(port: int, workers: int = 1) -> list[str]:
@@ -68,7 +64,7 @@ def make_serve_command(port: int, workers: int = 1) -> list[str]:
 
 
 @contextmanager
-def running_server(env: dict[str, str], *, port: int | None = None, command=uvicorn_command):
+def running_server(env: dict[str, str], *, port: int | None = None, command=run_command):
     """Start a server process on a free port and yield it once it answers HTTP."""
     port = port or free_port()
     log_path = ROOT / f".server-{port}.log"

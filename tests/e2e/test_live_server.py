@@ -75,3 +75,13 @@ async def test_a_bad_token_is_closed_with_4401_and_never_logged(demo_server):
     assert "websocket refused: invalid token" in log
     assert "/ws/stock/" in log
     assert "secret-looking-token" not in log and good not in log
+
+
+async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(demo_server):
+    good = token_for(demo_server.url, "alice")
+    async with websockets.connect(f"{demo_server.ws_url}/ws/stock/?token={good}") as socket:
+        await socket.recv()
+        await socket.send(json.dumps({"action": "subscribe", "items": [1] * 5000}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+    assert closed.value.rcvd.code == 1009
