@@ -81,7 +81,7 @@ async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(demo_serv
     good = token_for(demo_server.url, "alice")
     async with websockets.connect(f"{demo_server.ws_url}/ws/stock/?token={good}") as socket:
         await socket.recv()
-        await socket.send(json.dumps({"action": "subscribe", "items": [1] * 5000}))
+        await socket.send(json.dumps({"action": "subscribe", "items": [1] * 8000}))
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await socket.recv()
     assert closed.value.rcvd.code == 1009
