@@ -4,16 +4,21 @@ Sockets never read the channel layer themselves (`channel_layer_alias = None`): 
 hub does, once for all of them (realtime/hub.py).
 """
 
+import logging
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from shop import selectors
 
 from . import protocol
+from .flood import MessageBudget
 from .hub import get_hub
 from .outbox import Outbox
 from .protocol import Action, CloseCode, ErrorCode, ProtocolError
 from .topics import LEGACY, item_topic, user_topic
+
+logger = logging.getLogger("stockwire.realtime")
 
 
 class HubConsumer(AsyncWebsocketConsumer):
@@ -53,11 +58,26 @@ class StockConsumer(HubConsumer):
 
     async def connect(self) -> None:
         await super().connect()
+        self.budget = MessageBudget(protocol.MESSAGES_PER_SECOND, protocol.MESSAGE_BURST)
         await self._join(user_topic(self.user.pk))
         await self.accept()
         self.outbox.push_event(protocol.hello(self.user))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
+        if self.outbox.closed:
+            return  # closing: frames already on their way in are not answered
+        if not self.budget.spend():
+            client = self.scope.get("client") or ("-", "-")
+            logger.info(
+                "websocket closed: flood (close %d) client=%s:%s path=%s user=%s",
+                CloseCode.TOO_MANY_MESSAGES,
+                *client,
+                self.scope["path"],
+                self.user.pk,
+            )
+            self.outbox.close()
+            await self.close(code=CloseCode.TOO_MANY_MESSAGES)
+            return
         try:
             if text_data is None:
                 raise ProtocolError(ErrorCode.BINARY_NOT_SUPPORTED, "Send JSON text frames.")

@@ -15,6 +15,11 @@ MAX_ITEM_ID = 2**63 - 1
 # Enough for any page of a shop; bounds what one socket can make the server track.
 MAX_SUBSCRIPTIONS = 200
 
+# A page sends a subscribe on load and a ping every 25 s; a burst of 30 and 10 a second
+# after that is far above any honest client. A socket over it is closed with TOO_MANY_MESSAGES.
+MESSAGE_BURST = 30
+MESSAGES_PER_SECOND = 10
+
 
 class Action(StrEnum):
     """What a client may ask on /ws/stock/."""
@@ -50,6 +55,7 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401
     FORBIDDEN_ORIGIN = 4403
     NOT_FOUND = 4404
+    TOO_MANY_MESSAGES = 4429
 
 
 class ProtocolError(Exception):

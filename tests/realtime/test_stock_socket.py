@@ -9,7 +9,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from realtime import hub as hub_module
 from realtime import publish
-from realtime.protocol import MAX_SUBSCRIPTIONS
+from realtime.protocol import MAX_SUBSCRIPTIONS, MESSAGE_BURST
 from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -306,3 +306,23 @@ async def test_a_change_whose_notification_was_lost_still_reaches_subscribers(
     await restock_through_api(staff, item, 5)
 
     assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 15, "version": 2}
+
+
+async def test_a_flood_of_messages_closes_the_socket_with_4429_and_spares_the_others(
+    sockets, shopper, staff, item
+):
+    flooder, bystander = await sockets(user=shopper), await sockets(user=shopper)
+    for socket in (flooder, bystander):
+        await receive(socket)
+    await subscribed(bystander, item.pk)
+
+    for _ in range(MESSAGE_BURST + 20):
+        await send(flooder, {"action": "ping"})
+    answers = []
+    while (output := await flooder.receive_output(2))["type"] != "websocket.close":
+        answers.append(output)
+    assert output["code"] == 4429
+    assert len(answers) <= MESSAGE_BURST
+
+    await restock_through_api(staff, item, 1)
+    assert (await receive(bystander))["version"] == 2
