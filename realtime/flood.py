@@ -6,7 +6,7 @@ import time
 class MessageBudget:
     """Allows `burst` messages at once and `per_second` on average after that."""
 
-    __slots__ = ("_per_second", "_burst", "_tokens", "_at")
+    __slots__ = ("_at", "_burst", "_per_second", "_tokens")
 
     def __init__(self, per_second: float, burst: int):
         self._per_second = per_second
