@@ -36,6 +36,10 @@ class InvalidQuantity(ShopError):
     code = "invalid_quantity"
 
 
+class IdempotencyKeyReused(ShopError):
+    code = "idempotency_key_reused"
+
+
 class StaffOnly(ShopError):
     code = "permission_denied"
 

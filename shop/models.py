@@ -35,12 +35,19 @@ class Order(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The client's Idempotency-Key: a retry with the same key finds this order, not a new one.
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "-created_at"], name="order_user_newest")]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="order_one_per_idempotency_key",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,14 @@ from django.db.models import F
 
 from realtime import publish
 
-from .errors import InsufficientStock, InvalidQuantity, ItemNotFound, StaffOnly, UsernameTaken
+from .errors import (
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidQuantity,
+    ItemNotFound,
+    StaffOnly,
+    UsernameTaken,
+)
 from .models import Item, Order, StockMovement
 
 # Large enough for any real order or delivery, small enough that no sum overflows a 32-bit
@@ -21,25 +28,49 @@ from .models import Item, Order, StockMovement
 MAX_QUANTITY = 1_000_000
 
 
-def purchase(*, user, item_id: int, quantity: int) -> Order:
-    """Sell `quantity` units of an item to `user`, or raise without changing anything."""
+def purchase(*, user, item_id: int, quantity: int, idempotency_key: str | None = None) -> Order:
+    """Sell `quantity` units of an item to `user`, or raise without changing anything.
+
+    With an `idempotency_key`, a retry (even one racing the first attempt) returns the order
+    the key already made and sells nothing more.
+    """
     _check_quantity(quantity)
-    with transaction.atomic():
-        sold = Item.objects.filter(pk=item_id, quantity__gte=quantity).update(
-            quantity=F("quantity") - quantity, version=F("version") + 1
-        )
-        if not sold:
-            available = Item.objects.filter(pk=item_id).values_list("quantity", flat=True).first()
-            if available is None:
-                raise ItemNotFound(item_id)
-            raise InsufficientStock(item_id, requested=quantity, available=available)
-        item = Item.objects.get(pk=item_id)
-        order = Order.objects.create(user=user, item=item, quantity=quantity, unit_price=item.price)
-        _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
-        transaction.on_commit(
-            partial(publish.order_placed, user_id=user.pk, order=order), robust=True
-        )
-    return order
+    try:
+        with transaction.atomic():
+            if idempotency_key is not None and (
+                done := _order_for_key(user, idempotency_key, item_id, quantity)
+            ):
+                return done
+            sold = Item.objects.filter(pk=item_id, quantity__gte=quantity).update(
+                quantity=F("quantity") - quantity, version=F("version") + 1
+            )
+            if not sold:
+                available = (
+                    Item.objects.filter(pk=item_id).values_list("quantity", flat=True).first()
+                )
+                if available is None:
+                    raise ItemNotFound(item_id)
+                raise InsufficientStock(item_id, requested=quantity, available=available)
+            item = Item.objects.get(pk=item_id)
+            order = Order.objects.create(
+                user=user,
+                item=item,
+                quantity=quantity,
+                unit_price=item.price,
+                idempotency_key=idempotency_key,
+            )
+            _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
+            transaction.on_commit(
+                partial(publish.order_placed, user_id=user.pk, order=order), robust=True
+            )
+        return order
+    except IntegrityError:
+        # A concurrent attempt with the same key committed first; ours rolled back whole.
+        if idempotency_key is not None and (
+            done := _order_for_key(user, idempotency_key, item_id, quantity)
+        ):
+            return done
+        raise
 
 
 def restock(*, actor, item_id: int, quantity: int) -> Item:
@@ -103,6 +134,15 @@ def register(*, username: str, password: str):
             return get_user_model().objects.create_user(username=username, password=password)
     except IntegrityError:
         raise UsernameTaken(f"The username {username!r} is taken.") from None
+
+
+def _order_for_key(user, key: str, item_id: int, quantity: int) -> Order | None:
+    order = Order.objects.filter(user=user, idempotency_key=key).first()
+    if order is not None and (order.item_id, order.quantity) != (item_id, quantity):
+        raise IdempotencyKeyReused(
+            f"The Idempotency-Key {key!r} was used for another purchase; use a new key."
+        )
+    return order
 
 
 def _record(item: Item, delta: int, reason: str, *, actor, order: Order | None = None) -> None:

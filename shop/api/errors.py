@@ -17,6 +17,7 @@ STATUS_OF = {
     errors.InvalidQuantity: status.HTTP_400_BAD_REQUEST,
     errors.StaffOnly: status.HTTP_403_FORBIDDEN,
     errors.UsernameTaken: status.HTTP_400_BAD_REQUEST,
+    errors.IdempotencyKeyReused: status.HTTP_409_CONFLICT,
 }
 
 # DRF's codes, renamed where a client deserves a clearer word.

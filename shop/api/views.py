@@ -1,7 +1,8 @@
 """The JSON API: each view parses, calls a service or selector, and renders."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,13 @@ from .serializers import (
     QuantitySerializer,
     RegisterSerializer,
     UserSerializer,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    description="Retries with the same key return the first order and sell nothing more.",
 )
 
 
@@ -48,11 +56,23 @@ class ItemDetailView(generics.RetrieveAPIView):
 
 
 class PurchaseView(APIView):
-    @extend_schema(request=QuantitySerializer, responses={201: PurchaseResultSerializer})
+    @extend_schema(
+        request=QuantitySerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: PurchaseResultSerializer},
+    )
     def post(self, request, item_id: int):
         quantity = _valid(QuantitySerializer, request)["quantity"]
-        order = services.purchase(user=request.user, item_id=item_id, quantity=quantity)
-        result = {"order": order, "item": order.item}
+        order = services.purchase(
+            user=request.user,
+            item_id=item_id,
+            quantity=quantity,
+            idempotency_key=_idempotency_key(request),
+        )
+        # The item as this purchase left it, so a replayed request answers exactly as the first.
+        item = order.item
+        item.quantity, item.version = order.movement.quantity_after, order.movement.version
+        result = {"order": order, "item": item}
         return Response(PurchaseResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,6 +89,17 @@ class OrderListView(generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.orders_of(self.request.user)
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise ValidationError(
+            {"Idempotency-Key": ["Use 1 to 255 printable ASCII characters, e.g. a UUID."]}
+        )
+    return key
 
 
 def _valid(serializer_class, request) -> dict:

@@ -214,3 +214,47 @@ def test_unknown_api_path_is_a_json_404():
 
 def test_wrong_method_is_a_json_405(item):
     assert_error(api_client().delete(f"/api/items/{item.pk}"), 405, "method_not_allowed")
+
+
+# Idempotency
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_first_order_and_sells_nothing_more(
+    shopper, item
+):
+    client = api_client(shopper)
+    first = purchase(client, item.pk, {"quantity": 2}, HTTP_IDEMPOTENCY_KEY="order-7f3a")
+    services.purchase(user=shopper, item_id=item.pk, quantity=1)  # another sale in between
+    retry = purchase(client, item.pk, {"quantity": 2}, HTTP_IDEMPOTENCY_KEY="order-7f3a")
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert Item.objects.get().quantity == 7
+    assert Order.objects.count() == 2
+
+
+def test_the_same_idempotency_key_for_another_purchase_is_409(shopper, item):
+    client = api_client(shopper)
+    purchase(client, item.pk, {"quantity": 2}, HTTP_IDEMPOTENCY_KEY="k1")
+    body = assert_error(
+        purchase(client, item.pk, {"quantity": 3}, HTTP_IDEMPOTENCY_KEY="k1"),
+        409,
+        "idempotency_key_reused",
+    )
+    assert "k1" in body["detail"]
+
+
+def test_idempotency_keys_are_per_user(shopper, other_shopper, item):
+    purchase(api_client(shopper), item.pk, {"quantity": 1}, HTTP_IDEMPOTENCY_KEY="same")
+    purchase(api_client(other_shopper), item.pk, {"quantity": 1}, HTTP_IDEMPOTENCY_KEY="same")
+    assert Order.objects.count() == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "caf\u00e9", "tab\there"])
+def test_a_malformed_idempotency_key_is_400(shopper, item, key):
+    assert_error(
+        purchase(api_client(shopper), item.pk, {"quantity": 1}, HTTP_IDEMPOTENCY_KEY=key),
+        400,
+        "invalid_request",
+    )
+    assert not Order.objects.exists()

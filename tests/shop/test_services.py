@@ -128,3 +128,36 @@ def test_fifty_concurrent_buyers_never_oversell_ten_units(django_user_model):
     assert Order.objects.count() == 10
     assert StockMovement.objects.filter(reason="purchase").count() == 10
     assert sorted(StockMovement.objects.values_list("version", flat=True)) == list(range(2, 12))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_retries_with_one_idempotency_key_sell_once(shopper):
+    """Ten threads send the same purchase with the same key at the same moment."""
+    item = Item.objects.create(sku="IDEM-1", name="Item", price=Decimal("5.00"), quantity=100)
+    start = threading.Barrier(10)
+    orders, failures = [], []
+
+    def retry():
+        try:
+            start.wait()
+            orders.append(
+                services.purchase(
+                    user=shopper, item_id=item.pk, quantity=3, idempotency_key="k-42"
+                ).pk
+            )
+        except Exception as error:
+            failures.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert failures == []
+    assert len(orders) == 10 and len(set(orders)) == 1
+    item.refresh_from_db()
+    assert (item.quantity, item.version) == (97, 2)
+    assert StockMovement.objects.count() == 1
