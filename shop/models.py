@@ -36,7 +36,10 @@ class Order(models.Model):
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # The client's Idempotency-Key: a retry with the same key finds this order, not a new one.
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True, editable=False)
+    # NULL, not "", for "no key": the unique constraint below leaves NULLs out.
+    idempotency_key = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
