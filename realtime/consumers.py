@@ -6,6 +6,7 @@ hub does, once for all of them (realtime/hub.py).
 
 import logging
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -14,7 +15,7 @@ from shop import selectors
 from . import protocol
 from .flood import MessageBudget
 from .hub import get_hub
-from .outbox import Outbox
+from .outbox import Outbox, text_event
 from .protocol import Action, CloseCode, ErrorCode, ProtocolError
 from .topics import LEGACY, item_topic, user_topic
 
@@ -29,8 +30,21 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
         self.hub = get_hub()
-        self.outbox = Outbox(self._send_frame)
+        self.outbox = Outbox(self.base_send)
         self.topics: set[str] = set()
+
+    async def dispatch(self, message) -> None:
+        # Channels hops to a thread to close stale database connections before every
+        # handler, once per frame; our handlers reach the database only through
+        # database_sync_to_async, which does that itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def reply(self, frame: str) -> None:
+        """Answer through the Outbox, so replies keep the order of the requests."""
+        self.outbox.push_event(text_event(frame))
 
     async def disconnect(self, code: int) -> None:
         # Runs even when connect() failed halfway: only undo what was done.
@@ -49,9 +63,6 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.topics.discard(topic)
         await self.hub.leave(topic, self.outbox)
 
-    async def _send_frame(self, frame: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": frame})
-
 
 class StockConsumer(HubConsumer):
     """/ws/stock/: live, versioned stock levels of the items a client subscribes to."""
@@ -61,7 +72,7 @@ class StockConsumer(HubConsumer):
         self.budget = MessageBudget(protocol.MESSAGES_PER_SECOND, protocol.MESSAGE_BURST)
         await self._join(user_topic(self.user.pk))
         await self.accept()
-        self.outbox.push_event(protocol.hello(self.user))
+        self.reply(protocol.hello(self.user))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.outbox.closed:
@@ -87,10 +98,9 @@ class StockConsumer(HubConsumer):
             elif command.action is Action.UNSUBSCRIBE:
                 await self._unsubscribe(command.items)
             else:
-                self.outbox.push_event(protocol.PONG)
+                self.reply(protocol.PONG)
         except ProtocolError as error:
-            # Through the Outbox, like every reply, so answers keep the order of the requests.
-            self.outbox.push_event(protocol.error(error.code, error.detail, **error.extra))
+            self.reply(protocol.error(error.code, error.detail, **error.extra))
 
     async def _subscribe(self, items: tuple[int, ...]) -> None:
         new = [item for item in items if item not in self.outbox.watched]
@@ -111,7 +121,7 @@ class StockConsumer(HubConsumer):
             self.outbox.unwatch(item)
             await self._leave(item_topic(item))
         for item, (quantity, version) in levels.items():
-            self.outbox.push_state(item, version, protocol.stock(item, quantity, version))
+            self.outbox.push_state(item, version, text_event(protocol.stock(item, quantity, version)))
         if unknown:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_ITEM,
@@ -136,7 +146,7 @@ class LegacyCountConsumer(HubConsumer):
         await super().connect()
         await self._join(LEGACY)
         await self.accept()
-        self.outbox.push_event(protocol.legacy_grouped(self.user.pk))
+        self.reply(protocol.legacy_grouped(self.user.pk))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """The legacy protocol has no client messages; anything sent is ignored."""

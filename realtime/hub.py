@@ -19,7 +19,7 @@ from channels.layers import get_channel_layer
 from shop import selectors
 
 from . import publish, topics
-from .outbox import Outbox
+from .outbox import Outbox, text_event
 
 logger = logging.getLogger("stockwire.realtime")
 
@@ -141,17 +141,17 @@ class Hub:
         members = self._topics.get(message["topic"])
         if not members:
             return
-        frame = message["frame"]
+        event = text_event(message["frame"])
         version = message.get("version")
         if version is None:
             for outbox in members:
-                outbox.push_event(frame)
+                outbox.push_event(event)
             return
         item_id = message["item"]
         if version > self._latest.get(item_id, 0):
             self._latest[item_id] = version
         for outbox in members:
-            outbox.push_state(item_id, version, frame)
+            outbox.push_state(item_id, version, event)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

@@ -3,6 +3,9 @@
 Stock is state, not a stream: for each item only the newest version waits to be sent, so a
 slow socket holds at most one frame per item, never slows the others, and never receives a
 version older than one it already has.
+
+Messages are ASGI `websocket.send` events built once per change by the hub and shared by
+every socket it goes to; nothing is encoded or allocated per socket on the way out.
 """
 
 import asyncio
@@ -14,16 +17,23 @@ logger = logging.getLogger("stockwire.realtime")
 
 _event_keys = itertools.count()
 
+Send = Callable[[dict], Awaitable[None]]
+
+
+def text_event(frame: str) -> dict:
+    """The ASGI event that sends `frame`; one can go to any number of sockets."""
+    return {"type": "websocket.send", "text": frame}
+
 
 class Outbox:
     __slots__ = ("_drainer", "_pending", "_send", "_versions", "closed")
 
-    def __init__(self, send: Callable[[str], Awaitable[None]]):
+    def __init__(self, send: Send):
         self._send = send
         # item id -> newest version queued or sent; its keys are the items this socket watches.
         self._versions: dict[int, int] = {}
-        # item id (or a unique key for one-off events) -> frame not sent yet, in arrival order.
-        self._pending: dict[object, str] = {}
+        # item id (or a unique key for one-off events) -> event not sent yet, in arrival order.
+        self._pending: dict[object, dict] = {}
         self._drainer: asyncio.Task | None = None
         self.closed = False
 
@@ -38,19 +48,19 @@ class Outbox:
         self._versions.pop(item_id, None)
         self._pending.pop(item_id, None)
 
-    def push_state(self, item_id: int, version: int, frame: str) -> None:
+    def push_state(self, item_id: int, version: int, event: dict) -> None:
         """Queue an item's state if the socket watches the item and the version is newer."""
         held = self._versions.get(item_id)
         if held is None or version <= held:
             return
         self._versions[item_id] = version
-        # Replacing a frame that is still waiting is the coalescing: only the newest goes out.
-        self._pending[item_id] = frame
+        # Replacing an event that is still waiting is the coalescing: only the newest goes out.
+        self._pending[item_id] = event
         self._wake()
 
-    def push_event(self, frame: str) -> None:
-        """Queue a one-off message (an order confirmation) that must not be coalesced."""
-        self._pending[("event", next(_event_keys))] = frame
+    def push_event(self, event: dict) -> None:
+        """Queue a one-off message (an order confirmation, a reply) that is never coalesced."""
+        self._pending[next(_event_keys)] = event
         self._wake()
 
     def close(self) -> None:
@@ -60,18 +70,51 @@ class Outbox:
             self._drainer.cancel()
 
     def _wake(self) -> None:
-        if self._drainer is None and not self.closed:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        if self._drainer is not None or self.closed:
+            return
+        # Send right now, in the caller's turn of the event loop: a socket that can take the
+        # frame (nearly all of them) costs no task. Only one whose client has stopped reading
+        # makes the drain wait, and that wait continues in a task of its own.
+        drain = self._drain()
+        try:
+            waiting_on = drain.send(None)
+        except StopIteration:
+            return
+        self._drainer = asyncio.get_running_loop().create_task(_finish(drain, waiting_on))
 
     async def _drain(self) -> None:
         try:
             while self._pending:
                 # One at a time, so an unwatch or a newer version still counts while we wait.
-                frame = self._pending.pop(next(iter(self._pending)))
-                await self._send(frame)
+                event = self._pending.pop(next(iter(self._pending)))
+                await self._send(event)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             # The socket went away while we wrote to it; its consumer cleans up on disconnect.
             logger.debug("dropping frames for a closed socket", exc_info=True)
             self.close()
         finally:
             self._drainer = None
+
+
+async def _finish(coroutine, waiting_on) -> None:
+    """Run the rest of a coroutine that was started by hand and is now waiting on a future.
+
+    Python 3.12's asyncio.eager_task_factory does this for every task; Stockwire supports 3.11.
+    """
+    try:
+        while True:
+            if waiting_on is None:
+                await asyncio.sleep(0)  # a bare yield: give the loop one turn
+            else:
+                # Wait without awaiting the future itself: the coroutine it belongs to reads
+                # its outcome when resumed.
+                await asyncio.wait((waiting_on,))
+            try:
+                waiting_on = coroutine.send(None)
+            except StopIteration:
+                return
+    except asyncio.CancelledError:
+        coroutine.close()
+        raise

@@ -11,8 +11,8 @@ class Socket:
     def __init__(self):
         self.frames: list[str] = []
 
-    async def send(self, frame: str) -> None:
-        self.frames.append(frame)
+    async def send(self, event: dict) -> None:
+        self.frames.append(event["text"])
 
 
 async def eventually(condition, wait=2.0):

@@ -1,6 +1,6 @@
 import asyncio
 
-from realtime.outbox import Outbox
+from realtime.outbox import Outbox, text_event
 
 
 class Socket:
@@ -11,9 +11,9 @@ class Socket:
         self.open = asyncio.Event()
         self.open.set()
 
-    async def send(self, frame: str) -> None:
+    async def send(self, event: dict) -> None:
         await self.open.wait()
-        self.frames.append(frame)
+        self.frames.append(event["text"])
 
 
 async def settle():
@@ -26,10 +26,10 @@ async def test_only_newer_versions_of_a_watched_item_are_sent():
     outbox = Outbox(socket.send)
     outbox.watch(1)
 
-    outbox.push_state(1, 3, "v3")
-    outbox.push_state(1, 2, "v2")  # late
-    outbox.push_state(1, 3, "v3 again")  # repeated
-    outbox.push_state(2, 9, "other item")  # not watched
+    outbox.push_state(1, 3, text_event("v3"))
+    outbox.push_state(1, 2, text_event("v2"))  # late
+    outbox.push_state(1, 3, text_event("v3 again"))  # repeated
+    outbox.push_state(2, 9, text_event("other item"))  # not watched
     await settle()
 
     assert socket.frames == ["v3"]
@@ -40,11 +40,11 @@ async def test_a_slow_socket_gets_only_the_newest_version_once_it_catches_up():
     outbox = Outbox(socket.send)
     outbox.watch(1)
     socket.open.clear()
-    outbox.push_state(1, 1, "v1")
+    outbox.push_state(1, 1, text_event("v1"))
     await settle()  # v1 is on its way and the socket is stuck
 
     for version in range(2, 101):
-        outbox.push_state(1, version, f"v{version}")
+        outbox.push_state(1, version, text_event(f"v{version}"))
     await settle()
     socket.open.set()
     await settle()
@@ -58,7 +58,7 @@ async def test_a_slow_socket_does_not_hold_up_the_others():
     slow.open.clear()
     for outbox in outboxes:
         outbox.watch(1)
-        outbox.push_state(1, 2, "v2")
+        outbox.push_state(1, 2, text_event("v2"))
     await settle()
 
     assert (slow.frames, fast.frames) == ([], ["v2"])
@@ -68,8 +68,8 @@ async def test_events_are_never_coalesced():
     socket = Socket()
     outbox = Outbox(socket.send)
     socket.open.clear()
-    outbox.push_event("order 1")
-    outbox.push_event("order 2")
+    outbox.push_event(text_event("order 1"))
+    outbox.push_event(text_event("order 2"))
     await settle()
     socket.open.set()
     await settle()
@@ -83,9 +83,9 @@ async def test_unwatching_drops_a_frame_that_was_still_waiting():
     outbox.watch(1)
     outbox.watch(2)
     socket.open.clear()
-    outbox.push_event("first")
-    outbox.push_state(1, 2, "item 1")
-    outbox.push_state(2, 2, "item 2")
+    outbox.push_event(text_event("first"))
+    outbox.push_state(1, 2, text_event("item 1"))
+    outbox.push_state(2, 2, text_event("item 2"))
     await settle()
     outbox.unwatch(1)
     socket.open.set()
@@ -99,6 +99,29 @@ async def test_a_closed_outbox_sends_nothing_more():
     outbox = Outbox(socket.send)
     outbox.watch(1)
     outbox.close()
-    outbox.push_state(1, 2, "v2")
+    outbox.push_state(1, 2, text_event("v2"))
+    await settle()
+    assert socket.frames == []
+
+
+async def test_a_socket_that_can_take_a_frame_gets_it_at_once_without_a_task():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    outbox.push_state(1, 2, text_event("v2"))
+    assert socket.frames == ["v2"]  # no await in between: sent in the caller's turn
+
+
+async def test_closing_a_stuck_outbox_abandons_its_frames():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    socket.open.clear()
+    outbox.push_state(1, 2, text_event("v2"))
+    outbox.push_state(1, 3, text_event("v3"))
+    await settle()
+    outbox.close()
+    await settle()
+    socket.open.set()
     await settle()
     assert socket.frames == []
