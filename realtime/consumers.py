@@ -8,6 +8,7 @@ import logging
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from shop import selectors
@@ -41,6 +42,12 @@ class HubConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def websocket_disconnect(self, message) -> None:
+        # As Channels' own, without its thread hop to close database connections: a restart
+        # disconnects thousands of sockets at once.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     def reply(self, frame: str) -> None:
         """Answer through the Outbox, so replies keep the order of the requests."""
@@ -121,7 +128,9 @@ class StockConsumer(HubConsumer):
             self.outbox.unwatch(item)
             await self._leave(item_topic(item))
         for item, (quantity, version) in levels.items():
-            self.outbox.push_state(item, version, text_event(protocol.stock(item, quantity, version)))
+            self.outbox.push_state(
+                item, version, text_event(protocol.stock(item, quantity, version))
+            )
         if unknown:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_ITEM,
