@@ -9,7 +9,7 @@ WORKERS ?= $(shell nproc)
 # The ASGI server and its options: config/server.py.
 SERVER := $(PY) -m config.server
 
-.PHONY: run serve test lint clean
+.PHONY: run serve test lint clean bench
 
 $(VENV)/.runtime: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -70,7 +70,9 @@ clean:
 # The benchmark harness (bench/): every set-up at N = 1000, 5000, 10000 side by side, results
 # in bench/results/. QUICK=1 is the smoke run (N = 200, under a minute). More options through
 # BENCH_ARGS, e.g. BENCH_ARGS="--setup redis-core --subscribers 5000"; see python -m bench -h.
-.PHONY: bench
-bench: $(VENV)/.runtime
-	$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install --quiet "matplotlib>=3.8"
+$(VENV)/.bench: $(VENV)/.runtime
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) -m bench $(if $(filter 1,$(QUICK)),--quick) $(BENCH_ARGS)

@@ -130,11 +130,18 @@ LOGOUT_REDIRECT_URL = "login"
 REDIS_URL = env.str("REDIS_URL", default="")
 # The channel-layer group prefix; processes that share a Redis and a prefix are one site.
 CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="stockwire")
+REDIS_HOST = {
+    "address": REDIS_URL,
+    # channels-redis waits up to 5 s in BZPOPMIN for a message; redis-py 8 gives up reading
+    # after 5 s by default, so an idle process would see a timeout error every few seconds.
+    "socket_timeout": 15,
+    "socket_connect_timeout": 5,
+}
 if REDIS_URL and env.str("REDIS_LAYER", default="core") == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_PREFIX},
+            "CONFIG": {"hosts": [REDIS_HOST], "prefix": CHANNEL_PREFIX},
         }
     }
 elif REDIS_URL:
@@ -142,7 +149,7 @@ elif REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [REDIS_HOST],
                 "prefix": CHANNEL_PREFIX,
                 # The layer carries one message per process per change (realtime/hub.py), not
                 # one per socket, so a process inbox fills only if the process stalls: 1,000

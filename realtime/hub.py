@@ -105,17 +105,26 @@ class Hub:
         return self._channel
 
     async def _read(self) -> None:
+        failing = False
         while True:
             try:
                 message = await self._layer.receive(self._channel)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.exception("channel layer receive failed; joining again and retrying")
+                # Logged once per outage, not once per retry.
+                if not failing:
+                    logger.exception(
+                        "channel layer unreachable; retrying every %s s", RETRY_SECONDS
+                    )
+                failing = True
                 await asyncio.sleep(RETRY_SECONDS)
                 # Redis may have restarted empty: memberships must be made again.
                 await self._renew()
                 continue
+            if failing:
+                logger.warning("channel layer reachable again")
+                failing = False
             self._fan_out(message)
 
     async def _renew(self) -> None:

@@ -1,0 +1,72 @@
+"""CPU seconds and resident memory from /proc, summed over process trees.
+
+Servers, load generator, PostgreSQL and Redis all share the machine's cores, so each one's
+CPU time says where the cores went during a measurement.
+"""
+
+import os
+import resource
+from pathlib import Path
+
+_TICK = os.sysconf("SC_CLK_TCK")
+_PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(command name, parent pid, CPU seconds) of one process, or None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _all() -> dict[int, tuple[str, int, float]]:
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _stat(int(entry))) is not None:
+            stats[int(entry)] = stat
+    return stats
+
+
+def tree(roots: list[int]) -> list[int]:
+    """The roots and all their descendants (e.g. uvicorn workers)."""
+    stats = _all()
+    found, frontier = [], [pid for pid in roots if pid in stats]
+    while frontier:
+        found.extend(frontier)
+        frontier = [pid for pid, (_, ppid, _) in stats.items() if ppid in frontier]
+    return found
+
+
+def cpu_seconds(roots: list[int]) -> float:
+    return sum(stat[2] for pid in tree(roots) if (stat := _stat(pid)) is not None)
+
+
+def rss_kib(roots: list[int]) -> int:
+    total = 0
+    for pid in tree(roots):
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_KIB
+        except OSError:
+            pass
+    return total
+
+
+def cpu_by_name(*names: str) -> float:
+    """CPU seconds of every process with one of these names (the shared PostgreSQL, Redis)."""
+    return sum(cpu for name, _, cpu in _all().values() if name in names)
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def open_file_limit(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return " ".join(line.split()[3:5])
+    return "?"
