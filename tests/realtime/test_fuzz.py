@@ -56,7 +56,7 @@ async def _send_all(sequence, token):
     assert connected
     try:
         for frame in sequence:
-            # send_input, not send_to: the test client refuses an empty text frame; a real one does not.
+            # send_input: the test client refuses an empty text frame; a real one does not.
             await socket.send_input({"type": "websocket.receive", "text": frame})
         answers = []
         while not await socket.receive_nothing(0.2):
