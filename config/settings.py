@@ -178,6 +178,19 @@ else:
         }
     }
 
+# Shared by all processes when Redis is there: per-user purchase limits count across them.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CHANNEL_PREFIX,
+        }
+    }
+
+# Purchases per user, as DRF writes rates: far above a shopper, far below a script.
+PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # JWT first: its Bearer challenge makes DRF answer 401, not 403, without credentials.

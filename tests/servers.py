@@ -26,6 +26,7 @@ def free_port() -> int:
 def server_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(SECRET_KEY=SECRET_KEY, DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost")
+    env.setdefault("PURCHASE_RATE", "100000/min")
     env.update(overrides)
     return env
 

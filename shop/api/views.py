@@ -1,10 +1,12 @@
 """The JSON API: each view parses, calls a service or selector, and renders."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from shop import selectors, services
@@ -55,7 +57,18 @@ class ItemDetailView(generics.RetrieveAPIView):
         return selectors.catalog()
 
 
+class PurchaseRateThrottle(UserRateThrottle):
+    """Per-user purchase limit (settings.PURCHASE_RATE), read when used so tests can change it."""
+
+    scope = "purchase"
+
+    def get_rate(self) -> str:
+        return settings.PURCHASE_RATE
+
+
 class PurchaseView(APIView):
+    throttle_classes = [PurchaseRateThrottle]
+
     @extend_schema(
         request=QuantitySerializer,
         parameters=[IDEMPOTENCY_KEY],

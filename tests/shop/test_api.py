@@ -258,3 +258,25 @@ def test_a_malformed_idempotency_key_is_400(shopper, item, key):
         "invalid_request",
     )
     assert not Order.objects.exists()
+
+
+# Rate limit
+
+
+def test_a_shopper_over_the_purchase_rate_gets_429_json_and_others_do_not(
+    shopper, other_shopper, item, settings
+):
+    from django.core.cache import cache
+
+    settings.PURCHASE_RATE = "3/min"
+    for user in (shopper, other_shopper):
+        cache.delete(f"throttle_purchase_{user.pk}")
+    client = api_client(shopper)
+    for _ in range(3):
+        assert purchase(client, item.pk, {"quantity": 1}).status_code == 201
+
+    response = purchase(client, item.pk, {"quantity": 1})
+    assert_error(response, 429, "rate_limited")
+    assert int(response["Retry-After"]) > 0
+    assert Item.objects.get().quantity == 7
+    assert purchase(api_client(other_shopper), item.pk, {"quantity": 1}).status_code == 201
