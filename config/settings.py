@@ -227,6 +227,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "stockwire": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        # Overflow of a process inbox is logged here, at INFO: it must be seen.
+        "channels_redis": {"handlers": ["console"], "level": "INFO"},
         # uvicorn's own handlers stay; these loggers only gain the filter.
         "uvicorn.error": {"filters": ["drop_query_strings"]},
         "uvicorn.access": {"filters": ["drop_query_strings"]},
