@@ -48,6 +48,12 @@ def manage(*args: str, env: dict[str, str]) -> str:
 class Server:
     url: str
     log: Path
+    process: subprocess.Popen
+
+    def kill(self) -> None:
+        """Kill the server's whole process group at once: a crash, no graceful anything."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     @property
     def ws_url(self) -> str:
@@ -92,7 +98,7 @@ def running_server(env: dict[str, str], *, port: int | None = None, command=run_
                     "server did not start in time:\n" + log_path.read_text()
                 )
                 time.sleep(0.1)
-        yield Server(base, log_path)
+        yield Server(base, log_path, process)
     finally:
         stop(process)
         log.close()
