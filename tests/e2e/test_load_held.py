@@ -36,7 +36,7 @@ def two_servers():
             yield [int(server.url.rsplit(":", 1)[1]) for server in (first, second)]
 
 
-async def test_two_thousand_sockets_and_a_minute_of_purchases_leave_no_error_and_no_stale_subscriber(
+async def test_two_thousand_sockets_and_a_minute_of_purchases_end_with_no_error_and_none_stale(
     two_servers,
 ):
     ports = two_servers
@@ -62,8 +62,9 @@ async def test_two_thousand_sockets_and_a_minute_of_purchases_leave_no_error_and
     status, answer, _ = await shop.call("GET", f"/api/items/{ITEM}")
     final = orjson.loads(answer)["version"]
 
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while any(sub.version != final for sub in subscribers) and time.monotonic() < deadline:
+    for _ in range(SETTLE_SECONDS * 10):
+        if all(sub.version == final for sub in subscribers):
+            break
         await asyncio.sleep(0.1)
     stale = sum(sub.version != final for sub in subscribers)
     closed = sum(sub.ws.closed for sub in subscribers)
