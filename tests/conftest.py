@@ -3,12 +3,37 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import connections
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from shop.models import Item
 
 PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_connections_at_the_end(django_db_setup, django_db_blocker):
+    """Close every connection to the test database before it is dropped.
+
+    Django's test clients keep the connections of the threads they ran requests in (they do
+    not close connections at the end of a request, on purpose), and PostgreSQL's pool keeps
+    its idle ones; PostgreSQL refuses to drop a database that has sessions.
+    """
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connection.close()
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()
+        default = connections["default"]
+        if default.vendor == "postgresql":
+            with default._nodb_cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = %s AND pid <> pg_backend_pid()",
+                    [default.settings_dict["NAME"]],
+                )
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,58 @@
+"""Health endpoints for load balancers and orchestrators: cheap, JSON, no authentication.
+
+/healthz: the process answers. /readyz: it can do its work, i.e. reach the database and the
+channel layer; a load balancer should send no traffic to a process that is not ready.
+"""
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import JsonResponse
+
+logger = logging.getLogger("stockwire.health")
+
+# Each check gets this long: a dependency slower than that is not ready for shoppers either.
+CHECK_TIMEOUT_SECONDS = 2
+
+
+async def healthz(request) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+async def readyz(request) -> JsonResponse:
+    results = dict(
+        zip(
+            ("database", "channel_layer"),
+            await asyncio.gather(_check(_database), _check(_channel_layer)),
+            strict=True,
+        )
+    )
+    ready = all(result == "ok" for result in results.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "not_ready", **results}, status=200 if ready else 503
+    )
+
+
+async def _check(probe) -> str:
+    try:
+        await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+    except Exception as error:
+        logger.warning("readiness check %s failed: %r", probe.__name__.strip("_"), error)
+        return "unreachable"
+    return "ok"
+
+
+async def _database() -> None:
+    def select_one():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    await sync_to_async(select_one)()
+
+
+async def _channel_layer() -> None:
+    # A send to a group nobody joins: one round trip to Redis, nothing stored.
+    await get_channel_layer().group_send("stockwire.readyz", {"type": "readyz"})
