@@ -1,0 +1,163 @@
+"""Restarts: SIGTERM closes sockets with 1012 at once, and a rolling restart of two processes
+under load loses no purchase and leaves no subscriber stale."""
+
+import asyncio
+import json
+import time
+import uuid
+from contextlib import ExitStack
+
+import pytest
+import websockets
+
+from tests.servers import http_json, manage, running_server, server_env
+from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
+
+pytestmark = needs_services
+
+ITEM = 11
+
+
+@pytest.fixture
+def shop_env():
+    with scratch_database() as database:
+        env = server_env(
+            DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
+        )
+        manage("migrate", "--noinput", env=env)
+        manage("load_demo", env=env)
+        yield env
+
+
+def token_for(server, username):
+    status, body = http_json(
+        "POST", f"{server.url}/api/auth/token", {"username": username, "password": "stockwire-demo"}
+    )
+    assert status == 200, body
+    return body["access"]
+
+
+async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_env):
+    with running_server(shop_env) as server:
+        token = token_for(server, "alice")
+        sockets = [
+            await websockets.connect(f"{server.ws_url}/ws/stock/?token={token}") for _ in range(5)
+        ]
+        for socket in sockets:
+            await socket.recv()
+        started = time.monotonic()
+        server.process.terminate()  # SIGTERM to the server alone, as an orchestrator sends it
+        for socket in sockets:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), 5)
+            assert closed.value.rcvd.code == 1012
+        await asyncio.to_thread(server.process.wait, 15)
+        assert time.monotonic() - started < 15
+
+
+class Client:
+    """What stockwire.js does: on any close, reconnect to the next address and subscribe again."""
+
+    def __init__(self, urls, token):
+        self.urls, self.token = urls, token
+        self.version = 0
+        self.closes: list[int | None] = []
+
+    async def run(self):
+        for attempt in range(1000):
+            url = self.urls[attempt % len(self.urls)]
+            try:
+                async with websockets.connect(f"{url}/ws/stock/?token={self.token}") as socket:
+                    await socket.send(json.dumps({"action": "subscribe", "items": [ITEM]}))
+                    async for frame in socket:
+                        message = json.loads(frame)
+                        if message["type"] == "stock" and message["version"] > self.version:
+                            self.version = message["version"]
+            except websockets.ConnectionClosed as closed:
+                self.closes.append(closed.rcvd.code if closed.rcvd else None)
+            except OSError:
+                await asyncio.sleep(0.05)  # that process is down: try the other
+
+
+async def test_a_rolling_restart_under_load_loses_no_purchase_and_leaves_no_one_stale(shop_env):
+    with ExitStack() as stack:
+        servers = [stack.enter_context(running_server(shop_env)) for _ in range(2)]
+        ports = [int(server.url.rsplit(":", 1)[1]) for server in servers]
+        urls = [server.url for server in servers]
+        token = token_for(servers[0], "bob")
+        staff = token_for(servers[0], "staff")
+        assert (
+            http_json("POST", f"{urls[0]}/api/items/{ITEM}/restock", {"quantity": 1000}, staff)[0]
+            == 200
+        )
+        clients = [Client([server.ws_url for server in servers], token) for _ in range(10)]
+        runs = [asyncio.create_task(client.run()) for client in clients]
+
+        answered = []
+
+        async def purchase(n):
+            """One purchase, retried on the other process with the same key until answered."""
+            key = str(uuid.uuid4())
+            for attempt in range(50):
+                url = urls[(n + attempt) % 2]
+                try:
+                    status, body = await asyncio.to_thread(_purchase, url, token, key)
+                except OSError:
+                    await asyncio.sleep(0.1)
+                    continue
+                if status == 201:
+                    answered.append(body["order"]["id"])
+                    return
+                await asyncio.sleep(0.1)
+            pytest.fail(f"purchase {n} was never answered")
+
+        async def load():
+            for n in range(60):
+                await purchase(n)
+                await asyncio.sleep(0.05)
+
+        buying = asyncio.create_task(load())
+        for index in (0, 1):
+            await asyncio.sleep(1)
+            # Restart one process: SIGTERM, wait for it to exit, start it again on its port.
+            old = servers[index]
+            await asyncio.to_thread(old.process.terminate)
+            await asyncio.to_thread(old.process.wait, 20)
+            servers[index] = await asyncio.to_thread(
+                stack.enter_context, running_server(shop_env, port=ports[index])
+            )
+        await buying
+
+        final = http_json("GET", f"{urls[0]}/api/items/{ITEM}")[1]
+        deadline = time.monotonic() + 15
+        try:
+            while any(client.version != final["version"] for client in clients):
+                assert time.monotonic() < deadline, sorted({c.version for c in clients})
+                await asyncio.sleep(0.1)
+        finally:
+            for run in runs:
+                run.cancel()
+
+    assert len(answered) == len(set(answered)) == 60  # every purchase once, none twice
+    assert all(1012 in client.closes for client in clients)
+
+
+def _purchase(url, token, key):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{url}/api/items/{ITEM}/purchase",
+        data=b'{"quantity": 1}',
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {token}",
+            "Idempotency-Key": key,
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
