@@ -12,8 +12,8 @@ import uvicorn
 # The server pings every socket this often and closes it if no pong comes back within
 # PING_TIMEOUT: under the 30-60 s after which proxies and home routers drop idle connections,
 # and it frees a half-open socket (a laptop gone to sleep) within a minute.
-PING_INTERVAL = 25
-PING_TIMEOUT = 20
+PING_INTERVAL = float(os.environ.get("WS_PING_INTERVAL", 25))
+PING_TIMEOUT = float(os.environ.get("WS_PING_TIMEOUT", 20))
 
 # Client frames are small commands; a subscribe to the 200-item maximum is about 4 KiB.
 # Larger frames are refused with close code 1009 (message too big).

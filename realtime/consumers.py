@@ -22,6 +22,18 @@ from .topics import LEGACY, item_topic, user_topic
 
 logger = logging.getLogger("stockwire.realtime")
 
+# Why a socket closed, by the code its disconnect carries, for the one log line each gets.
+CLOSE_REASONS = {
+    1000: "closed by the client",
+    1001: "client went away",
+    # uvicorn's code when a socket stops answering pings or vanishes without a close frame.
+    1005: "silent client (no answer to pings, no close frame)",
+    1006: "connection lost",
+    1009: "frame too big",
+    1011: "server error",
+    1012: "server restart",
+}
+
 
 class HubConsumer(AsyncWebsocketConsumer):
     """A socket whose messages arrive through the process hub and its own Outbox."""
@@ -61,6 +73,15 @@ class HubConsumer(AsyncWebsocketConsumer):
         outbox.close()
         for topic in list(self.topics):
             await self._leave(topic)
+        client = self.scope.get("client") or ("-", "-")
+        logger.info(
+            "websocket closed: %s (code %s) client=%s:%s path=%s user=%s",
+            getattr(self, "close_reason", None) or CLOSE_REASONS.get(code, "closed"),
+            code,
+            *client,
+            self.scope["path"],
+            self.user.pk,
+        )
 
     async def _join(self, topic: str) -> None:
         self.topics.add(topic)
@@ -85,14 +106,7 @@ class StockConsumer(HubConsumer):
         if self.outbox.closed:
             return  # closing: frames already on their way in are not answered
         if not self.budget.spend():
-            client = self.scope.get("client") or ("-", "-")
-            logger.info(
-                "websocket closed: flood (close %d) client=%s:%s path=%s user=%s",
-                CloseCode.TOO_MANY_MESSAGES,
-                *client,
-                self.scope["path"],
-                self.user.pk,
-            )
+            self.close_reason = "flood"
             self.outbox.close()
             await self.close(code=CloseCode.TOO_MANY_MESSAGES)
             return

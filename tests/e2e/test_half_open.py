@@ -1,0 +1,86 @@
+"""A half-open socket (a laptop gone to sleep, a dropped mobile link) leaves nothing behind.
+
+The client completes the handshake, subscribes, then goes silent without a close frame: it
+stops reading, so it never answers the server's pings. The server closes it after the ping
+timeout, and its process leaves the item's channel-layer group it no longer needs.
+"""
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import time
+
+from tests.servers import http_json, manage, running_server, server_env
+from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
+
+pytestmark = needs_services
+
+ITEM = 12
+
+
+def open_and_go_silent(port: int, token: str) -> socket.socket:
+    """A raw WebSocket client that subscribes and then never reads or writes again."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    client.sendall(
+        f"GET /ws/stock/?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    assert b"101" in client.recv(4096).split(b"\r\n", 1)[0]
+    payload = json.dumps({"action": "subscribe", "items": [ITEM]}).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    client.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    return client
+
+
+def group_members(prefix: str, group: str) -> int:
+    db = REDIS_URL.rsplit("/", 1)[1] or "0"
+    host_port = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    result = subprocess.run(
+        ["redis-cli", "-h", host, "-p", port, "-n", db, "ZCARD", f"{prefix}:group:{group}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(result.stdout.strip())
+
+
+def test_a_silent_client_is_closed_after_the_ping_timeout_and_its_membership_is_gone():
+    prefix = channel_prefix()
+    with scratch_database() as database:
+        env = server_env(
+            DATABASE_URL=database,
+            REDIS_URL=REDIS_URL,
+            CHANNEL_PREFIX=prefix,
+            WS_PING_INTERVAL="1",
+            WS_PING_TIMEOUT="1",
+        )
+        manage("migrate", "--noinput", env=env)
+        manage("load_demo", env=env)
+        with running_server(env) as server:
+            port = int(server.url.rsplit(":", 1)[1])
+            status, body = http_json(
+                "POST",
+                f"{server.url}/api/auth/token",
+                {"username": "alice", "password": "stockwire-demo"},
+            )
+            assert status == 200
+            silent = open_and_go_silent(port, body["access"])
+            try:
+                group = f"stockwire.item.{ITEM}"
+                deadline = time.monotonic() + 5
+                while group_members(prefix, group) != 1:
+                    assert time.monotonic() < deadline, "the subscription never joined the group"
+                    time.sleep(0.05)
+
+                deadline = time.monotonic() + 10
+                while group_members(prefix, group) != 0:
+                    assert time.monotonic() < deadline, "the half-open socket's membership stayed"
+                    time.sleep(0.1)
+            finally:
+                silent.close()
+            assert "websocket closed: silent client" in server.log.read_text()
