@@ -24,10 +24,12 @@ def open_and_go_silent(port: int, token: str) -> socket.socket:
     """A raw WebSocket client that subscribes and then never reads or writes again."""
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
-    client.sendall(
-        f"GET /ws/stock/?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    request = (
+        f"GET /ws/stock/?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
+    client.sendall(request.encode())
     assert b"101" in client.recv(4096).split(b"\r\n", 1)[0]
     payload = json.dumps({"action": "subscribe", "items": [ITEM]}).encode()
     mask = os.urandom(4)
