@@ -65,7 +65,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3* .test-db.sqlite3* staticfiles
+	rm -rf $(VENV) db.sqlite3* .test-db*.sqlite3* staticfiles
 
 # The benchmark harness (bench/): every set-up at N = 1000, 5000, 10000 side by side, results
 # in bench/results/. QUICK=1 is the smoke run (N = 200, under a minute). More options through

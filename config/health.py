@@ -1,16 +1,21 @@
-"""Health endpoints for load balancers and orchestrators: cheap, JSON, no authentication.
+"""Operational endpoints for load balancers, orchestrators and Prometheus; no authentication.
 
 /healthz: the process answers. /readyz: it can do its work, i.e. reach the database and the
 channel layer; a load balancer should send no traffic to a process that is not ready.
+/metrics: Prometheus metrics of every server process (docs/operations.md); keep it off the
+public internet (deploy/nginx.conf refuses it).
 """
 
 import asyncio
 import logging
+import os
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 logger = logging.getLogger("stockwire.health")
 
@@ -56,3 +61,13 @@ async def _database() -> None:
 async def _channel_layer() -> None:
     # A send to a group nobody joins: one round trip to Redis, nothing stored.
     await get_channel_layer().group_send("stockwire.readyz", {"type": "readyz"})
+
+
+def metrics(request) -> HttpResponse:
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        # Every process writes its own files; a scrape of any of them sums them all.
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -5,7 +5,10 @@ benchmark, so what is measured and tested is what is deployed.
 """
 
 import argparse
+import atexit
 import os
+import shutil
+import tempfile
 
 import uvicorn
 
@@ -32,6 +35,11 @@ def main(argv=None) -> None:
     parser.add_argument("--access-log", action="store_true", help="log every HTTP request")
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Metrics of all worker processes meet in files here; a fresh folder per server start.
+        metrics_dir = tempfile.mkdtemp(prefix="stockwire-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     uvicorn.run(
         "config.asgi:application",
         host=args.host,

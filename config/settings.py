@@ -4,6 +4,7 @@ Unset, every setting falls back to the embedded default: SQLite and the in-memor
 layer in one process. See the README for the full list.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -79,7 +80,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # A file, not Django's shared in-memory database: concurrency tests need real connections.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # One per test process, so two test runs on one checkout never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI each request runs its sync code in a thread of its own, so persistent
     # connections would pile up one per finished thread; a pool hands them back instead.

@@ -22,6 +22,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 
+from .metrics import REFUSED_SOCKETS
 from .protocol import CloseCode
 
 logger = logging.getLogger("stockwire.realtime")
@@ -51,6 +52,7 @@ class WebSocketAuthMiddleware:
                 _client(scope),
                 scope.get("path"),
             )
+            REFUSED_SOCKETS.labels(refusal.reason.replace(" ", "_")).inc()
             return await _refuse(receive, send, refusal.code)
         return await self.app(dict(scope, user=user), receive, send)
 

@@ -16,6 +16,7 @@ from shop import selectors
 from . import protocol
 from .flood import MessageBudget
 from .hub import get_hub
+from .metrics import OPEN_SOCKETS, REFUSED_SOCKETS, SUBSCRIPTIONS
 from .outbox import Outbox, text_event
 from .protocol import Action, CloseCode, ErrorCode, ProtocolError
 from .topics import LEGACY, item_topic, user_topic
@@ -65,11 +66,19 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Answer through the Outbox, so replies keep the order of the requests."""
         self.outbox.push_event(text_event(frame))
 
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.counted = OPEN_SOCKETS.labels(self.scope["path"].rstrip("/") or "/")
+        self.counted.inc()
+
     async def disconnect(self, code: int) -> None:
         # Runs even when connect() failed halfway: only undo what was done.
         outbox = getattr(self, "outbox", None)
         if outbox is None:
             return
+        if hasattr(self, "counted"):
+            self.counted.dec()
+        SUBSCRIPTIONS.dec(len(outbox.watched))
         outbox.close()
         for topic in list(self.topics):
             await self._leave(topic)
@@ -107,6 +116,7 @@ class StockConsumer(HubConsumer):
             return  # closing: frames already on their way in are not answered
         if not self.budget.spend():
             self.close_reason = "flood"
+            REFUSED_SOCKETS.labels("flood").inc()
             self.outbox.close()
             await self.close(code=CloseCode.TOO_MANY_MESSAGES)
             return
@@ -141,6 +151,7 @@ class StockConsumer(HubConsumer):
         for item in unknown:
             self.outbox.unwatch(item)
             await self._leave(item_topic(item))
+        SUBSCRIPTIONS.inc(len(levels))
         for item, (quantity, version) in levels.items():
             self.outbox.push_state(
                 item, version, text_event(protocol.stock(item, quantity, version))
@@ -155,6 +166,7 @@ class StockConsumer(HubConsumer):
     async def _unsubscribe(self, items: tuple[int, ...]) -> None:
         for item in items:
             if item in self.outbox.watched:
+                SUBSCRIPTIONS.dec()
                 self.outbox.unwatch(item)
                 await self._leave(item_topic(item))
 

@@ -12,6 +12,7 @@ every connected subscriber within RESYNC_SECONDS.
 
 import asyncio
 import logging
+import time
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -19,9 +20,13 @@ from channels.layers import get_channel_layer
 from shop import selectors
 
 from . import publish, topics
+from .metrics import CHANNEL_LAYER_ERRORS, FANOUT_SECONDS, MESSAGES_FANNED_OUT
 from .outbox import Outbox, text_event
 
 logger = logging.getLogger("stockwire.realtime")
+
+STOCK_FANNED_OUT = MESSAGES_FANNED_OUT.labels("stock")
+EVENTS_FANNED_OUT = MESSAGES_FANNED_OUT.labels("event")
 
 # After a layer error (Redis away), wait this long before trying again: short enough for
 # quick recovery, long enough not to spin.
@@ -112,6 +117,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                CHANNEL_LAYER_ERRORS.labels("receive").inc()
                 # Logged once per outage, not once per retry.
                 if not failing:
                     logger.exception(
@@ -133,6 +139,7 @@ class Hub:
                 try:
                     await self._layer.group_add(topic, self._channel)
                 except Exception:
+                    CHANNEL_LAYER_ERRORS.labels("group_add").inc()
                     logger.warning("could not renew the membership of %s", topic, exc_info=True)
                     return
 
@@ -155,12 +162,16 @@ class Hub:
         if version is None:
             for outbox in members:
                 outbox.push_event(event)
+            EVENTS_FANNED_OUT.inc(len(members))
             return
         item_id = message["item"]
         if version > self._latest.get(item_id, 0):
             self._latest[item_id] = version
         for outbox in members:
             outbox.push_state(item_id, version, event)
+        STOCK_FANNED_OUT.inc(len(members))
+        if "published_at" in message:
+            FANOUT_SECONDS.observe(time.time() - message["published_at"])
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

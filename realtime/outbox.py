@@ -13,6 +13,8 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
+from .metrics import MESSAGES_COALESCED
+
 logger = logging.getLogger("stockwire.realtime")
 
 _event_keys = itertools.count()
@@ -55,6 +57,8 @@ class Outbox:
             return
         self._versions[item_id] = version
         # Replacing an event that is still waiting is the coalescing: only the newest goes out.
+        if item_id in self._pending:
+            MESSAGES_COALESCED.inc()
         self._pending[item_id] = event
         self._wake()
 

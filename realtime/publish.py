@@ -5,11 +5,13 @@ per process (realtime/hub.py); no receiver encodes it again or queries the datab
 """
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from . import protocol, topics
+from .metrics import CHANNEL_LAYER_ERRORS
 
 logger = logging.getLogger("stockwire.realtime")
 
@@ -36,14 +38,18 @@ def stock_message(item_id: int, quantity: int, version: int) -> dict:
 
 
 def _deliver(*messages: dict) -> None:
+    published_at = time.time()
     try:
-        async_to_sync(_group_send_all)(messages)
+        async_to_sync(_group_send_all)(messages, published_at)
     except Exception:
-        # The change is committed; subscribers heal with the snapshot they get on resubscribe.
+        # The change is committed; the hubs' resync brings it to subscribers within seconds.
+        CHANNEL_LAYER_ERRORS.labels("group_send").inc()
         logger.exception("could not publish %s", [m["topic"] for m in messages])
 
 
-async def _group_send_all(messages) -> None:
+async def _group_send_all(messages, published_at: float) -> None:
     layer = get_channel_layer()
     for message in messages:
-        await layer.group_send(message["topic"], {"type": "hub.deliver", **message})
+        await layer.group_send(
+            message["topic"], {"type": "hub.deliver", "published_at": published_at, **message}
+        )

@@ -18,9 +18,11 @@ from .errors import (
     InsufficientStock,
     InvalidQuantity,
     ItemNotFound,
+    ShopError,
     StaffOnly,
     UsernameTaken,
 )
+from .metrics import PURCHASES
 from .models import Item, Order, StockMovement
 
 # Large enough for any real order or delivery, small enough that no sum overflows a 32-bit
@@ -34,13 +36,23 @@ def purchase(*, user, item_id: int, quantity: int, idempotency_key: str | None =
     With an `idempotency_key`, a retry (even one racing the first attempt) returns the order
     the key already made and sells nothing more.
     """
+    try:
+        order, replayed = _purchase(user, item_id, quantity, idempotency_key)
+    except ShopError as error:
+        PURCHASES.labels(error.code).inc()
+        raise
+    PURCHASES.labels("replayed" if replayed else "sold").inc()
+    return order
+
+
+def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) -> tuple[Order, bool]:
     _check_quantity(quantity)
     try:
         with transaction.atomic():
             if idempotency_key is not None and (
                 done := _order_for_key(user, idempotency_key, item_id, quantity)
             ):
-                return done
+                return done, True
             sold = Item.objects.filter(pk=item_id, quantity__gte=quantity).update(
                 quantity=F("quantity") - quantity, version=F("version") + 1
             )
@@ -63,13 +75,13 @@ def purchase(*, user, item_id: int, quantity: int, idempotency_key: str | None =
             transaction.on_commit(
                 partial(publish.order_placed, user_id=user.pk, order=order), robust=True
             )
-        return order
+        return order, False
     except IntegrityError:
         # A concurrent attempt with the same key committed first; ours rolled back whole.
         if idempotency_key is not None and (
             done := _order_for_key(user, idempotency_key, item_id, quantity)
         ):
-            return done
+            return done, True
         raise
 
 

@@ -85,3 +85,19 @@ async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(demo_serv
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await socket.recv()
     assert closed.value.rcvd.code == 1009
+
+
+async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_server):
+    import urllib.request
+
+    token = token_for(demo_server.url, "alice")
+    async with websockets.connect(f"{demo_server.ws_url}/ws/stock/?token={token}") as socket:
+        await socket.recv()
+        status, _ = await asyncio.to_thread(
+            http_json, "POST", f"{demo_server.url}/api/items/2/purchase", {"quantity": 1}, token
+        )
+        assert status == 201
+        with urllib.request.urlopen(f"{demo_server.url}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+    assert 'stockwire_open_sockets{endpoint="/ws/stock"} 1.0' in metrics
+    assert 'stockwire_purchases_total{outcome="sold"}' in metrics
