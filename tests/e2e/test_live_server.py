@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import urllib.request
 
 import pytest
 import websockets
@@ -87,9 +88,12 @@ async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(demo_serv
     assert closed.value.rcvd.code == 1009
 
 
-async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_server):
-    import urllib.request
+def _get_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()
 
+
+async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_server):
     token = token_for(demo_server.url, "alice")
     async with websockets.connect(f"{demo_server.ws_url}/ws/stock/?token={token}") as socket:
         await socket.recv()
@@ -97,7 +101,6 @@ async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_se
             http_json, "POST", f"{demo_server.url}/api/items/2/purchase", {"quantity": 1}, token
         )
         assert status == 201
-        with urllib.request.urlopen(f"{demo_server.url}/metrics", timeout=5) as response:
-            metrics = response.read().decode()
+        metrics = await asyncio.to_thread(_get_text, f"{demo_server.url}/metrics")
     assert 'stockwire_open_sockets{endpoint="/ws/stock"} 1.0' in metrics
     assert 'stockwire_purchases_total{outcome="sold"}' in metrics
