@@ -22,6 +22,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import TokenError
 
+from shop.errors import DATABASE_ERRORS
+
 from .metrics import REFUSED_SOCKETS
 from .protocol import CloseCode
 
@@ -68,7 +70,10 @@ async def authenticate(scope):
     if session_key:
         if origin is None:
             raise Refused(CloseCode.FORBIDDEN_ORIGIN, "cookie without origin")
-        user = await get_session_user({"session": _session_store(session_key)})
+        try:
+            user = await get_session_user({"session": _session_store(session_key)})
+        except DATABASE_ERRORS:
+            raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
         if user.is_authenticated and user.is_active:
             return user
         raise Refused(CloseCode.UNAUTHORIZED, "session not logged in")
@@ -91,6 +96,8 @@ def _user_for_token(raw: str):
         return jwt.get_user(jwt.get_validated_token(raw.encode()))
     except (TokenError, AuthenticationFailed):
         raise Refused(CloseCode.UNAUTHORIZED, "invalid token") from None
+    except DATABASE_ERRORS:
+        raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
 
 
 def _session_store(session_key: str):

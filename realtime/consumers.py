@@ -12,6 +12,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from shop import selectors
+from shop.errors import DATABASE_ERRORS
 
 from . import protocol
 from .flood import MessageBudget
@@ -146,7 +147,14 @@ class StockConsumer(HubConsumer):
         for item in new:
             self.outbox.watch(item)
             await self._join(item_topic(item))
-        levels = await database_sync_to_async(selectors.stock_levels)(new)
+        try:
+            levels = await database_sync_to_async(selectors.stock_levels)(new)
+        except DATABASE_ERRORS:
+            # No snapshot, no promise: the client reconnects with backoff and subscribes again.
+            self.close_reason = "database unavailable"
+            self.outbox.close()
+            await self.close(code=CloseCode.SERVICE_UNAVAILABLE)
+            return
         unknown = [item for item in new if item not in levels]
         for item in unknown:
             self.outbox.unwatch(item)

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from shop import selectors
+from shop.errors import DATABASE_ERRORS
 
 from . import publish, topics
 from .metrics import CHANNEL_LAYER_ERRORS, FANOUT_SECONDS, MESSAGES_FANNED_OUT
@@ -50,6 +51,7 @@ class Hub:
         self._membership = asyncio.Lock()
         # item id -> newest version this hub has fanned out.
         self._latest: dict[int, int] = {}
+        self._database_failing = False
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -87,7 +89,17 @@ class Hub:
         items = [item for topic in self._topics if (item := topics.item_of(topic)) is not None]
         if not items:
             return
-        levels = await database_sync_to_async(selectors.stock_levels)(items)
+        try:
+            levels = await database_sync_to_async(selectors.stock_levels)(items)
+        except DATABASE_ERRORS as error:
+            # Logged once per outage; open sockets keep their pushes meanwhile.
+            if not self._database_failing:
+                logger.warning("database unreachable; resync paused: %s", error)
+            self._database_failing = True
+            return
+        if self._database_failing:
+            logger.warning("database reachable again; resync resumed")
+            self._database_failing = False
         for item, (quantity, version) in levels.items():
             if version > self._latest.get(item, 0):
                 self._fan_out(publish.stock_message(item, quantity, version))

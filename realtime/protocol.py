@@ -56,6 +56,7 @@ class CloseCode(IntEnum):
     FORBIDDEN_ORIGIN = 4403
     NOT_FOUND = 4404
     TOO_MANY_MESSAGES = 4429
+    SERVICE_UNAVAILABLE = 4503
 
 
 class ProtocolError(Exception):

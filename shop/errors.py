@@ -4,6 +4,12 @@ Mapped once to HTTP (shop/api/errors.py) and once to WebSocket errors (realtime/
 Each error carries a stable `code` that clients can switch on.
 """
 
+from django.db import InterfaceError, OperationalError
+
+# What Django raises when the database cannot be reached (down, restarting, cut off, or the
+# connection pool gave up waiting): answered 503 over HTTP and 4503 on a WebSocket.
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
 
 class ShopError(Exception):
     code = "shop_error"

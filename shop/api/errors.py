@@ -1,8 +1,10 @@
 """Every API failure as JSON: {"error": <code>, "detail": <message>, ...}.
 
 Domain errors (shop.errors) map to statuses here, once; DRF's own exceptions keep their
-status and get a stable code.
+status and get a stable code. An unreachable database is 503 `database_unavailable`.
 """
+
+import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
@@ -10,6 +12,9 @@ from rest_framework import exceptions, status
 from rest_framework.views import exception_handler
 
 from shop import errors
+from shop.errors import DATABASE_ERRORS
+
+logger = logging.getLogger("stockwire.api")
 
 STATUS_OF = {
     errors.ItemNotFound: status.HTTP_404_NOT_FOUND,
@@ -35,6 +40,17 @@ CODE_OF = {
 }
 
 
+# A hint, not a promise: long enough not to hammer a database that is coming back, short
+# enough that a client retrying by it notices the recovery within seconds.
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+    default_detail = "The shop's database is unreachable; please try again shortly."
+
+
 class DomainError(exceptions.APIException):
     def __init__(self, error: errors.ShopError):
         super().__init__(error.detail, error.code)
@@ -50,10 +66,15 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DATABASE_ERRORS):
+        log_database_unavailable(context["request"], exc)
+        exc = DatabaseUnavailable()
     response = exception_handler(exc, context)
     if response is None:
         return None
     response.data = {**_body(exc), **getattr(exc, "extra", {})}
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -76,6 +97,24 @@ def _body(exc) -> dict:
 
 def json_error(status_code: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": code, "detail": detail}, status=status_code)
+
+
+def database_unavailable() -> JsonResponse:
+    """The JSON 503 for an unreachable database, for code outside DRF's views."""
+    response = json_error(503, DatabaseUnavailable.default_code, DatabaseUnavailable.default_detail)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def log_database_unavailable(request, exc: Exception) -> None:
+    # One line, no traceback: during an outage every request fails the same way.
+    logger.warning(
+        "database unavailable: %s %s: %s: %s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        str(exc).strip().replace("\n", " "),
+    )
 
 
 def unknown_endpoint(request, *args, **kwargs) -> JsonResponse:

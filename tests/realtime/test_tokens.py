@@ -81,3 +81,17 @@ async def test_a_token_of_a_removed_user_is_401_over_http(shopper, remove):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     response = await sync_to_async(client.get)("/api/orders")
     assert response.status_code == 401
+
+
+async def test_a_token_that_cannot_be_checked_for_want_of_a_database_closes_with_4503(
+    sockets, shopper, monkeypatch
+):
+    from django.db import OperationalError
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+
+    def unreachable(self, token):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(JWTAuthentication, "get_user", unreachable)
+    socket = await sockets(user=shopper)
+    assert await socket.receive_output(2) == {"type": "websocket.close", "code": 4503}
