@@ -6,7 +6,7 @@ An unreachable database is 503, not 500, everywhere: it is not a bug, and it pas
 import sys
 
 from django.http import HttpResponse
-from django.views import defaults
+from django.views import csrf, defaults
 
 from shop.api.errors import (
     RETRY_AFTER_SECONDS,
@@ -39,3 +39,9 @@ def server_error(request):
             500, "server_error", "Something went wrong on our side. Please try again."
         )
     return defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    if request.path.startswith("/api/"):
+        return json_error(403, "csrf_failed", f"CSRF verification failed: {reason}")
+    return csrf.csrf_failure(request, reason)

@@ -39,13 +39,26 @@ class PurchaseResultSerializer(serializers.Serializer):
     item = ItemSerializer()
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField would take 123 or 9.8e259 as text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(StrictCharField, serializers.RegexField):
+    pass
+
+
 class RegisterSerializer(serializers.Serializer):
-    username = serializers.RegexField(
+    username = StrictRegexField(
         r"^[\w.@+-]+\Z",
         max_length=150,
         error_messages={"invalid": "Use letters, digits and @.+-_ only."},
     )
-    password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+    password = StrictCharField(write_only=True, max_length=128, trim_whitespace=False)
 
     def validate(self, attrs):
         user = get_user_model()(username=attrs["username"])

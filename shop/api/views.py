@@ -26,7 +26,7 @@ logger = logging.getLogger("stockwire.shop")
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     description="Retries with the same key return the first order and sell nothing more.",
 )
