@@ -31,6 +31,26 @@ def server_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+DEMO_PASSWORD = "stockwire-demo"
+
+
+def demo_shop_env(**overrides: str) -> dict[str, str]:
+    """A server environment whose database is migrated and holds the demo shop."""
+    env = server_env(**overrides)
+    manage("migrate", "--noinput", env=env)
+    manage("load_demo", env=env)
+    return env
+
+
+def token_for(base_url: str, username: str) -> str:
+    """An access token for a demo user, from the server at `base_url`."""
+    status, body = http_json(
+        "POST", f"{base_url}/api/auth/token", {"username": username, "password": DEMO_PASSWORD}
+    )
+    assert status == 200, body
+    return body["access"]
+
+
 def manage(*args: str, env: dict[str, str]) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -29,7 +29,7 @@ from django.urls import path
 
 from shop import selectors, services
 from tests.conftest import api_client
-from tests.servers import free_port, manage, running_server, server_env
+from tests.servers import demo_shop_env, free_port, running_server
 from tests.services import REDIS_URL, channel_prefix, needs_services
 
 UNAVAILABLE = {
@@ -221,13 +221,11 @@ def private_postgres():
 def shop_on_private_postgres(private_postgres):
     with psycopg.connect(private_postgres.url("postgres"), autocommit=True) as admin:
         admin.execute("CREATE DATABASE stockwire")
-    env = server_env(
+    env = demo_shop_env(
         DATABASE_URL=private_postgres.url("stockwire"),
         REDIS_URL=REDIS_URL,
         CHANNEL_PREFIX=channel_prefix(),
     )
-    manage("migrate", "--noinput", env=env)
-    manage("load_demo", env=env)
     with running_server(env) as server:
         yield server, private_postgres
 

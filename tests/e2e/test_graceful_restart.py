@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import pytest
 import websockets
 
-from tests.servers import http_json, manage, running_server, server_env
+from tests.servers import demo_shop_env, http_json, running_server, token_for
 from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
 
 pytestmark = needs_services
@@ -21,25 +21,15 @@ ITEM = 11
 @pytest.fixture
 def shop_env():
     with scratch_database() as database:
-        env = server_env(
+        env = demo_shop_env(
             DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
         )
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
         yield env
-
-
-def token_for(server, username):
-    status, body = http_json(
-        "POST", f"{server.url}/api/auth/token", {"username": username, "password": "stockwire-demo"}
-    )
-    assert status == 200, body
-    return body["access"]
 
 
 async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_env):
     with running_server(shop_env) as server:
-        token = token_for(server, "alice")
+        token = token_for(server.url, "alice")
         sockets = [
             await websockets.connect(f"{server.ws_url}/ws/stock/?token={token}") for _ in range(5)
         ]
@@ -84,8 +74,8 @@ async def test_a_rolling_restart_under_load_loses_no_purchase_and_leaves_no_one_
         servers = [stack.enter_context(running_server(shop_env)) for _ in range(2)]
         ports = [int(server.url.rsplit(":", 1)[1]) for server in servers]
         urls = [server.url for server in servers]
-        token = token_for(servers[0], "bob")
-        staff = token_for(servers[0], "staff")
+        token = token_for(servers[0].url, "bob")
+        staff = token_for(servers[0].url, "staff")
         assert (
             http_json("POST", f"{urls[0]}/api/items/{ITEM}/restock", {"quantity": 1000}, staff)[0]
             == 200

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from tests.servers import http_json, manage, running_server, server_env
+from tests.servers import demo_shop_env, http_json, running_server
 from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
 
 pytestmark = needs_services
@@ -54,15 +54,13 @@ def group_members(prefix: str, group: str) -> int:
 def test_a_silent_client_is_closed_after_the_ping_timeout_and_its_membership_is_gone():
     prefix = channel_prefix()
     with scratch_database() as database:
-        env = server_env(
+        env = demo_shop_env(
             DATABASE_URL=database,
             REDIS_URL=REDIS_URL,
             CHANNEL_PREFIX=prefix,
             WS_PING_INTERVAL="1",
             WS_PING_TIMEOUT="1",
         )
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
         with running_server(env) as server:
             port = int(server.url.rsplit(":", 1)[1])
             status, body = http_json(

@@ -7,24 +7,14 @@ import urllib.request
 import pytest
 import websockets
 
-from tests.servers import http_json, manage, running_server, server_env
+from tests.servers import demo_shop_env, http_json, running_server, token_for
 
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
-    env = server_env(DATABASE_URL=f"sqlite:///{tmp_path_factory.mktemp('db') / 'shop.sqlite3'}")
-    manage("migrate", "--noinput", env=env)
-    manage("load_demo", env=env)
+    env = demo_shop_env(DATABASE_URL=f"sqlite:///{tmp_path_factory.mktemp('db') / 'shop.sqlite3'}")
     with running_server(env) as server:
         yield server
-
-
-def token_for(base, username):  # every demo user has the same password
-    status, body = http_json(
-        "POST", f"{base}/api/auth/token", {"username": username, "password": "stockwire-demo"}
-    )
-    assert status == 200, body
-    return body["access"]
 
 
 async def test_a_purchase_made_over_http_reaches_two_open_sockets(demo_server):

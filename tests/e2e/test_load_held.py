@@ -12,7 +12,7 @@ import pytest
 
 from bench.measure import ITEM, PURCHASE, Shop, open_subscribers
 from bench.setups import Site, raise_open_file_limit
-from tests.servers import manage, running_server, server_env
+from tests.servers import demo_shop_env, running_server
 from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
 
 pytestmark = [needs_services, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -27,11 +27,9 @@ SETTLE_SECONDS = 10
 def two_servers():
     raise_open_file_limit()
     with scratch_database() as database:
-        env = server_env(
+        env = demo_shop_env(
             DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
         )
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
         with running_server(env) as first, running_server(env) as second:
             yield [int(server.url.rsplit(":", 1)[1]) for server in (first, second)]
 

@@ -14,12 +14,12 @@ import websockets
 
 from tests.servers import (
     ROOT,
+    demo_shop_env,
     free_port,
     http_json,
     make_serve_command,
-    manage,
     running_server,
-    server_env,
+    token_for,
 )
 from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
 
@@ -59,9 +59,7 @@ def site(tmp_path_factory):
         pytest.fail("nginx is not installed (.ci/run installs Debian's nginx)")
     workdir = tmp_path_factory.mktemp("nginx")
     with scratch_database() as url:
-        env = server_env(DATABASE_URL=url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix())
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
+        env = demo_shop_env(DATABASE_URL=url, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix())
         with running_server(env, command=make_serve_command) as first:
             with running_server(env, command=make_serve_command) as second:
                 port = free_port()
@@ -98,18 +96,10 @@ def _wait_for(url, process):
             time.sleep(0.1)
 
 
-def token(base, username):
-    status, body = http_json(
-        "POST", f"{base}/api/auth/token", {"username": username, "password": "stockwire-demo"}
-    )
-    assert status == 200, body
-    return body["access"]
-
-
 async def test_sockets_through_nginx_are_spread_over_both_processes_and_all_get_a_purchase(site):
     base, servers, _ = site
     ws_base = base.replace("http://", "ws://")
-    alice = token(base, "alice")
+    alice = token_for(base, "alice")
     sockets = [await websockets.connect(f"{ws_base}/ws/stock/?token={alice}") for _ in range(6)]
     try:
         for socket in sockets:
@@ -118,7 +108,11 @@ async def test_sockets_through_nginx_are_spread_over_both_processes_and_all_get_
         snapshots = [json.loads(await socket.recv()) for socket in sockets]
 
         status, body = await asyncio.to_thread(
-            http_json, "POST", f"{base}/api/items/7/purchase", {"quantity": 1}, token(base, "bob")
+            http_json,
+            "POST",
+            f"{base}/api/items/7/purchase",
+            {"quantity": 1},
+            token_for(base, "bob"),
         )
         assert status == 201, body
         for socket, snapshot in zip(sockets, snapshots, strict=True):

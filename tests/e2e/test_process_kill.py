@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import websockets
 
-from tests.servers import http_json, manage, running_server, server_env
+from tests.servers import demo_shop_env, http_json, running_server, token_for
 from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
 
 pytestmark = needs_services
@@ -23,21 +23,11 @@ ITEM = 8
 @pytest.fixture
 def shop():
     with scratch_database() as database:
-        env = server_env(
+        env = demo_shop_env(
             DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
         )
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
         with running_server(env) as doomed, running_server(env) as survivor:
             yield database, doomed, survivor
-
-
-def token_for(server, username):
-    status, body = http_json(
-        "POST", f"{server.url}/api/auth/token", {"username": username, "password": "stockwire-demo"}
-    )
-    assert status == 200, body
-    return body["access"]
 
 
 class Client:
@@ -64,8 +54,8 @@ class Client:
 
 async def test_killing_a_server_under_traffic_leaves_no_half_purchase_and_clients_converge(shop):
     database, doomed, survivor = shop
-    token = token_for(survivor, "bob")
-    staff = token_for(survivor, "staff")
+    token = token_for(survivor.url, "bob")
+    staff = token_for(survivor.url, "staff")
     assert (
         http_json("POST", f"{survivor.url}/api/items/{ITEM}/restock", {"quantity": 500}, staff)[0]
         == 200

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 import websockets
 
-from tests.servers import free_port, http_json, manage, running_server, server_env
+from tests.servers import demo_shop_env, free_port, http_json, running_server, token_for
 from tests.services import channel_prefix, needs_services, scratch_database
 
 pytestmark = needs_services
@@ -71,21 +71,11 @@ def private_redis():
 @pytest.fixture
 def shop():
     with private_redis() as redis, scratch_database() as database:
-        env = server_env(
+        env = demo_shop_env(
             DATABASE_URL=database, REDIS_URL=redis.url, CHANNEL_PREFIX=channel_prefix()
         )
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
         with running_server(env) as first, running_server(env) as second:
             yield redis, (first, second)
-
-
-def token_for(server, username):
-    status, body = http_json(
-        "POST", f"{server.url}/api/auth/token", {"username": username, "password": "stockwire-demo"}
-    )
-    assert status == 200, body
-    return body["access"]
 
 
 class Watcher:
@@ -105,8 +95,8 @@ class Watcher:
 
 async def test_purchases_go_on_through_a_redis_restart_and_every_subscriber_converges(shop):
     redis, servers = shop
-    token = token_for(servers[0], "alice")
-    staff = token_for(servers[0], "staff")
+    token = token_for(servers[0].url, "alice")
+    staff = token_for(servers[0].url, "staff")
     before = http_json("GET", f"{servers[0].url}/api/items/{ITEM}")[1]["quantity"]
     status, _ = http_json(
         "POST", f"{servers[0].url}/api/items/{ITEM}/restock", {"quantity": 1000}, staff

@@ -10,7 +10,7 @@ import json
 import pytest
 import websockets
 
-from tests.servers import http_json, make_serve_command, manage, running_server, server_env
+from tests.servers import demo_shop_env, http_json, make_serve_command, running_server, token_for
 from tests.services import channel_prefix, needs_services, scratch_database
 
 pytestmark = needs_services
@@ -21,9 +21,9 @@ PASSWORD = "stockwire-demo"
 @pytest.fixture(scope="module")
 def shop_env():
     with scratch_database() as url:
-        env = server_env(DATABASE_URL=url, REDIS_URL=_redis_url(), CHANNEL_PREFIX=channel_prefix())
-        manage("migrate", "--noinput", env=env)
-        manage("load_demo", env=env)
+        env = demo_shop_env(
+            DATABASE_URL=url, REDIS_URL=_redis_url(), CHANNEL_PREFIX=channel_prefix()
+        )
         yield env
 
 
@@ -38,14 +38,6 @@ def _redis_url():
     from django.conf import settings
 
     return settings.REDIS_URL
-
-
-def token_for(server, username):
-    status, body = http_json(
-        "POST", f"{server.url}/api/auth/token", {"username": username, "password": PASSWORD}
-    )
-    assert status == 200, body
-    return body["access"]
 
 
 async def next_of_type(socket, kind, wait=5):
@@ -77,7 +69,7 @@ async def buy(server, token, item_id, quantity=1):
 @pytest.mark.parametrize("direction", ["first to second", "second to first"])
 async def test_a_purchase_on_one_process_reaches_a_socket_on_the_other(two_servers, direction):
     watching, buying = two_servers if direction == "second to first" else two_servers[::-1]
-    alice, bob = token_for(watching, "alice"), token_for(buying, "bob")
+    alice, bob = token_for(watching.url, "alice"), token_for(buying.url, "bob")
     item_id = 3 if direction == "first to second" else 4
 
     socket, snapshot = await watch(watching, alice, item_id)
@@ -98,9 +90,9 @@ async def test_a_purchase_on_one_process_reaches_a_socket_on_the_other(two_serve
 
 async def test_the_buyers_order_reaches_their_socket_on_another_process(two_servers):
     first, second = two_servers
-    socket, _ = await watch(first, token_for(first, "alice"), 5)
+    socket, _ = await watch(first, token_for(first.url, "alice"), 5)
     try:
-        body = await buy(second, token_for(second, "alice"), 5, quantity=2)
+        body = await buy(second, token_for(second.url, "alice"), 5, quantity=2)
         order = await next_of_type(socket, "order")
     finally:
         await socket.close()
@@ -110,7 +102,7 @@ async def test_the_buyers_order_reaches_their_socket_on_another_process(two_serv
 async def test_sockets_on_both_processes_only_move_forward_to_the_last_version(two_servers):
     """Versions may be coalesced for a socket that falls behind, but never go backwards."""
     first, second = two_servers
-    token = token_for(first, "bob")
+    token = token_for(first.url, "bob")
     sockets = [await watch(first, token, 9), await watch(second, token, 9)]
     try:
         start = sockets[0][1]["version"]
