@@ -10,8 +10,8 @@ from contextlib import ExitStack
 import pytest
 import websockets
 
-from tests.servers import demo_shop_env, http_json, running_server, token_for
-from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
+from tests.servers import http_json, running_server, token_for
+from tests.services import needs_services
 
 pytestmark = needs_services
 
@@ -19,12 +19,8 @@ ITEM = 11
 
 
 @pytest.fixture
-def shop_env():
-    with scratch_database() as database:
-        env = demo_shop_env(
-            DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
-        )
-        yield env
+def shop_env(demo_shop):
+    return demo_shop.env
 
 
 async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_env):

@@ -12,8 +12,8 @@ import pytest
 
 from bench.measure import ITEM, PURCHASE, Shop, open_subscribers
 from bench.setups import Site, raise_open_file_limit
-from tests.servers import demo_shop_env, running_server
-from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
+from tests.servers import running_server
+from tests.services import needs_services
 
 pytestmark = [needs_services, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -24,14 +24,10 @@ SETTLE_SECONDS = 10
 
 
 @pytest.fixture
-def two_servers():
+def two_servers(demo_shop):
     raise_open_file_limit()
-    with scratch_database() as database:
-        env = demo_shop_env(
-            DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
-        )
-        with running_server(env) as first, running_server(env) as second:
-            yield [int(server.url.rsplit(":", 1)[1]) for server in (first, second)]
+    with running_server(demo_shop.env) as first, running_server(demo_shop.env) as second:
+        yield [int(server.url.rsplit(":", 1)[1]) for server in (first, second)]
 
 
 async def test_two_thousand_sockets_and_a_minute_of_purchases_end_with_no_error_and_none_stale(

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 import websockets
 
-from tests.servers import demo_shop_env, http_json, running_server, token_for
-from tests.services import REDIS_URL, channel_prefix, needs_services, scratch_database
+from tests.servers import http_json, running_server, token_for
+from tests.services import needs_services
 
 pytestmark = needs_services
 
@@ -21,13 +21,9 @@ ITEM = 8
 
 
 @pytest.fixture
-def shop():
-    with scratch_database() as database:
-        env = demo_shop_env(
-            DATABASE_URL=database, REDIS_URL=REDIS_URL, CHANNEL_PREFIX=channel_prefix()
-        )
-        with running_server(env) as doomed, running_server(env) as survivor:
-            yield database, doomed, survivor
+def shop(demo_shop):
+    with running_server(demo_shop.env) as doomed, running_server(demo_shop.env) as survivor:
+        yield demo_shop.database, doomed, survivor
 
 
 class Client:
