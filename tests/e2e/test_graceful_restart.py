@@ -10,6 +10,7 @@ from contextlib import ExitStack
 import pytest
 import websockets
 
+from tests.e2e.clients import ReconnectingWatcher
 from tests.servers import http_json, running_server, token_for
 from tests.services import needs_services
 
@@ -41,30 +42,6 @@ async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_
         assert time.monotonic() - started < 15
 
 
-class Client:
-    """What stockwire.js does: on any close, reconnect to the next address and subscribe again."""
-
-    def __init__(self, urls, token):
-        self.urls, self.token = urls, token
-        self.version = 0
-        self.closes: list[int | None] = []
-
-    async def run(self):
-        for attempt in range(1000):
-            url = self.urls[attempt % len(self.urls)]
-            try:
-                async with websockets.connect(f"{url}/ws/stock/?token={self.token}") as socket:
-                    await socket.send(json.dumps({"action": "subscribe", "items": [ITEM]}))
-                    async for frame in socket:
-                        message = json.loads(frame)
-                        if message["type"] == "stock" and message["version"] > self.version:
-                            self.version = message["version"]
-            except websockets.ConnectionClosed as closed:
-                self.closes.append(closed.rcvd.code if closed.rcvd else None)
-            except OSError:
-                await asyncio.sleep(0.05)  # that process is down: try the other
-
-
 async def test_a_rolling_restart_under_load_loses_no_purchase_and_leaves_no_one_stale(shop_env):
     with ExitStack() as stack:
         servers = [stack.enter_context(running_server(shop_env)) for _ in range(2)]
@@ -76,7 +53,10 @@ async def test_a_rolling_restart_under_load_loses_no_purchase_and_leaves_no_one_
             http_json("POST", f"{urls[0]}/api/items/{ITEM}/restock", {"quantity": 1000}, staff)[0]
             == 200
         )
-        clients = [Client([server.ws_url for server in servers], token) for _ in range(10)]
+        clients = [
+            ReconnectingWatcher([server.ws_url for server in servers], token, ITEM)
+            for _ in range(10)
+        ]
         runs = [asyncio.create_task(client.run()) for client in clients]
 
         answered = []

@@ -5,13 +5,12 @@ quantity; in PostgreSQL every order has its stock movement and every sale its or
 """
 
 import asyncio
-import json
 import time
 
 import psycopg
 import pytest
-import websockets
 
+from tests.e2e.clients import ReconnectingWatcher
 from tests.servers import http_json, running_server, token_for
 from tests.services import needs_services
 
@@ -26,28 +25,6 @@ def shop(demo_shop):
         yield demo_shop.database, doomed, survivor
 
 
-class Client:
-    """What stockwire.js does: on a dropped socket, reconnect elsewhere and subscribe again."""
-
-    def __init__(self, urls, token):
-        self.urls, self.token = urls, token
-        self.version = 0
-        self.quantity = None
-        self.reconnects = 0
-
-    async def run(self):
-        for url in self.urls:
-            try:
-                async with websockets.connect(f"{url}/ws/stock/?token={self.token}") as socket:
-                    await socket.send(json.dumps({"action": "subscribe", "items": [ITEM]}))
-                    async for frame in socket:
-                        message = json.loads(frame)
-                        if message["type"] == "stock" and message["version"] > self.version:
-                            self.version, self.quantity = message["version"], message["quantity"]
-            except (websockets.ConnectionClosed, OSError):
-                self.reconnects += 1
-
-
 async def test_killing_a_server_under_traffic_leaves_no_half_purchase_and_clients_converge(shop):
     database, doomed, survivor = shop
     token = token_for(survivor.url, "bob")
@@ -57,7 +34,9 @@ async def test_killing_a_server_under_traffic_leaves_no_half_purchase_and_client
         == 200
     )
 
-    clients = [Client([doomed.ws_url, survivor.ws_url], token) for _ in range(10)]
+    clients = [
+        ReconnectingWatcher([doomed.ws_url, survivor.ws_url], token, ITEM) for _ in range(10)
+    ]
     runs = [asyncio.create_task(client.run()) for client in clients]
     await asyncio.sleep(0.5)
 
@@ -92,7 +71,7 @@ async def test_killing_a_server_under_traffic_leaves_no_half_purchase_and_client
         for run in runs:
             run.cancel()
 
-    assert all(client.reconnects == 1 for client in clients)
+    assert all(len(client.closes) == 1 for client in clients)  # one drop, then the survivor
     assert {client.quantity for client in clients} == {final["quantity"]}
     assert statuses.count(201) >= 40  # the survivor's sales at least
 
