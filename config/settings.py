@@ -194,6 +194,11 @@ if REDIS_URL:
         }
     }
 
+# The backoff clients are told to use after a drop (full jitter between 0 and
+# min(cap, base * 2^attempt)); raise the cap to spread a reconnect storm over a longer time.
+RECONNECT_BASE_MS = env.int("RECONNECT_BASE_MS", default=500)
+RECONNECT_CAP_MS = env.int("RECONNECT_CAP_MS", default=15000)
+
 # Purchases per user, as DRF writes rates: far above a shopper, far below a script.
 PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
 

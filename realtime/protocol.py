@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 import orjson
+from django.conf import settings
 
 # The largest id a database primary key (64-bit signed) can hold.
 MAX_ITEM_ID = 2**63 - 1
@@ -127,8 +128,16 @@ def encode(message: dict) -> str:
 
 
 def hello(user) -> str:
+    """The greeting, with the reconnect backoff the server wants clients to use after a drop."""
     return encode(
-        {"type": MessageType.HELLO, "user": {"id": user.pk, "username": user.get_username()}}
+        {
+            "type": MessageType.HELLO,
+            "user": {"id": user.pk, "username": user.get_username()},
+            "reconnect": {
+                "base_ms": settings.RECONNECT_BASE_MS,
+                "cap_ms": settings.RECONNECT_CAP_MS,
+            },
+        }
     )
 
 

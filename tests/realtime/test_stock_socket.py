@@ -55,11 +55,15 @@ async def assert_closed_with(socket, code):
 # Connecting
 
 
-async def test_hello_names_the_authenticated_user(sockets, shopper):
+async def test_hello_names_the_user_and_the_reconnect_backoff_the_server_wants(
+    sockets, shopper, settings
+):
+    settings.RECONNECT_CAP_MS = 60000
     socket = await sockets(user=shopper)
     assert await receive(socket) == {
         "type": "hello",
         "user": {"id": shopper.pk, "username": "alice"},
+        "reconnect": {"base_ms": 500, "cap_ms": 60000},
     }
 
 

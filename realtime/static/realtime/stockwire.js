@@ -7,8 +7,9 @@
 (() => {
   "use strict";
 
+  // Until the server suggests its own (in hello, `reconnect`): the first retry within half a
+  // second, none later than 15 s, so a restarted server is not stampeded and users barely wait.
   const BACKOFF_BASE_MS = 500;
-  // Long enough that a restarted server is not stampeded, short enough that users barely wait.
   const BACKOFF_CAP_MS = 15000;
   // Under the 30-60 s after which common proxies and home routers drop an idle connection.
   const PING_EVERY_MS = 25000;
@@ -59,6 +60,7 @@
     const connection = { state: "connecting", close: stop };
     let socket = null;
     let attempt = 0;
+    let backoff = { base_ms: BACKOFF_BASE_MS, cap_ms: BACKOFF_CAP_MS };
     let stopped = false;
     let pending = null; // items whose snapshot has not arrived on this socket; null until hello
     let retryTimer, pingTimer, silenceTimer;
@@ -120,7 +122,7 @@
       }
       setState("reconnecting", code);
       // Full jitter: clients dropped together by a restart come back spread over the window.
-      const delay = Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(attempt, 16));
+      const delay = Math.random() * Math.min(backoff.cap_ms, backoff.base_ms * 2 ** Math.min(attempt, 16));
       attempt += 1;
       retryTimer = setTimeout(open, delay);
     }
@@ -142,6 +144,7 @@
       switch (message.type) {
         case "hello": {
           attempt = 0; // The server is healthy again: the next drop starts from a short delay.
+          if (message.reconnect) backoff = message.reconnect; // the operators' word wins
           const items = pageItems(root);
           pending = new Set(items);
           // The answer is a snapshot of every item: it resyncs whatever changed while we were away.
