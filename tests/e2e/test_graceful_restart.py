@@ -127,3 +127,36 @@ def _purchase(url, token, key):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+async def test_sigterm_lets_in_flight_purchases_finish_and_answer(demo_shop):
+    """Every purchase the stopping process committed was answered: none cut off halfway."""
+    import psycopg
+
+    with running_server(demo_shop.env) as server:
+        token = token_for(server.url, "alice")
+        staff = token_for(server.url, "staff")
+        assert (
+            http_json("POST", f"{server.url}/api/items/{ITEM}/restock", {"quantity": 100}, staff)[0]
+            == 200
+        )
+
+        async def buy():
+            try:
+                return (await asyncio.to_thread(_purchase, server.url, token, str(uuid.uuid4())))[0]
+            except OSError:
+                return "refused"  # arrived after the process stopped accepting
+
+        purchases = [asyncio.create_task(buy()) for _ in range(20)]
+        await asyncio.sleep(0.02)
+        server.process.terminate()
+        statuses = await asyncio.gather(*purchases)
+        await asyncio.to_thread(server.process.wait, 15)
+
+    with psycopg.connect(demo_shop.database) as db:
+        sold = db.execute("SELECT count(*) FROM shop_order WHERE item_id = %s", (ITEM,)).fetchone()[
+            0
+        ]
+    assert statuses.count(201) > 0
+    assert sold == statuses.count(201), statuses
+    assert set(statuses) <= {201, "refused"}
