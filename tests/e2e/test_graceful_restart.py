@@ -3,6 +3,8 @@ under load loses no purchase and leaves no subscriber stale."""
 
 import asyncio
 import json
+import os
+import signal
 import time
 import uuid
 from contextlib import ExitStack
@@ -11,7 +13,7 @@ import pytest
 import websockets
 
 from tests.e2e.clients import ReconnectingWatcher
-from tests.servers import http_json, running_server, token_for
+from tests.servers import http_json, make_serve_command, running_server, token_for
 from tests.services import needs_services
 
 pytestmark = needs_services
@@ -44,7 +46,11 @@ async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_
 
 async def test_a_rolling_restart_under_load_loses_no_purchase_and_leaves_no_one_stale(shop_env):
     with ExitStack() as stack:
-        servers = [stack.enter_context(running_server(shop_env)) for _ in range(2)]
+        # Two `make serve`, as deployed; a restart is SIGTERM to the process group.
+        servers = [
+            stack.enter_context(running_server(shop_env, command=make_serve_command))
+            for _ in range(2)
+        ]
         ports = [int(server.url.rsplit(":", 1)[1]) for server in servers]
         urls = [server.url for server in servers]
         token = token_for(servers[0].url, "bob")
@@ -87,10 +93,11 @@ async def test_a_rolling_restart_under_load_loses_no_purchase_and_leaves_no_one_
             await asyncio.sleep(1)
             # Restart one process: SIGTERM, wait for it to exit, start it again on its port.
             old = servers[index]
-            await asyncio.to_thread(old.process.terminate)
+            await asyncio.to_thread(os.killpg, old.process.pid, signal.SIGTERM)
             await asyncio.to_thread(old.process.wait, 20)
             servers[index] = await asyncio.to_thread(
-                stack.enter_context, running_server(shop_env, port=ports[index])
+                stack.enter_context,
+                running_server(shop_env, port=ports[index], command=make_serve_command),
             )
         await buying
 
