@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 import websockets
 
@@ -35,3 +36,11 @@ class ReconnectingWatcher:
                 self.closes.append(closed.rcvd.code if closed.rcvd else None)
             except OSError:
                 await asyncio.sleep(0.05)  # that process is down: try the next
+
+
+async def all_reach(watchers, version: int, *, within: float = 15) -> None:
+    """Wait until every watcher holds `version`; past `within`, fail naming the versions held."""
+    deadline = time.monotonic() + within
+    while any(watcher.version != version for watcher in watchers):
+        assert time.monotonic() < deadline, sorted({watcher.version for watcher in watchers})
+        await asyncio.sleep(0.1)

@@ -5,12 +5,11 @@ quantity; in PostgreSQL every order has its stock movement and every sale its or
 """
 
 import asyncio
-import time
 
 import psycopg
 import pytest
 
-from tests.e2e.clients import ReconnectingWatcher
+from tests.e2e.clients import ReconnectingWatcher, all_reach
 from tests.servers import http_json, running_server, token_for
 from tests.services import needs_services
 
@@ -63,10 +62,7 @@ async def test_killing_a_server_under_traffic_leaves_no_half_purchase_and_client
 
     try:
         final = http_json("GET", f"{survivor.url}/api/items/{ITEM}")[1]
-        deadline = time.monotonic() + 15
-        while any(client.version != final["version"] for client in clients):
-            assert time.monotonic() < deadline, sorted({client.version for client in clients})
-            await asyncio.sleep(0.1)
+        await all_reach(clients, final["version"])
     finally:
         for run in runs:
             run.cancel()

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import pytest
 import websockets
 
+from tests.e2e.clients import all_reach
 from tests.servers import demo_shop_env, free_port, http_json, running_server, token_for
 from tests.services import channel_prefix, needs_services, scratch_database
 
@@ -134,10 +135,7 @@ async def test_purchases_go_on_through_a_redis_restart_and_every_subscriber_conv
             await asyncio.sleep(0.05)
 
         status, final = http_json("GET", f"{servers[0].url}/api/items/{ITEM}")
-        deadline = time.monotonic() + 15
-        while any(w.version != final["version"] for w in watchers):
-            assert time.monotonic() < deadline, sorted({w.version for w in watchers})
-            await asyncio.sleep(0.1)
+        await all_reach(watchers, final["version"])
     finally:
         for listener in listeners:
             listener.cancel()
