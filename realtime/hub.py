@@ -81,9 +81,6 @@ class Hub:
                 self._joined.discard(topic)
                 await self._layer.group_discard(topic, self._channel)
 
-    def subscribers(self, topic: str) -> int:
-        return len(self._topics.get(topic, ()))
-
     async def resync(self) -> None:
         """Push the committed state of every watched item that is newer than what was sent."""
         items = [item for topic in self._topics if (item := topics.item_of(topic)) is not None]
