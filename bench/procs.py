@@ -1,15 +1,66 @@
-"""CPU seconds and resident memory from /proc, summed over process trees.
+"""Server processes: started and always stopped; CPU seconds and resident memory from /proc.
 
 Servers, load generator, PostgreSQL and Redis all share the machine's cores, so each one's
-CPU time says where the cores went during a measurement.
+CPU time says where the cores went during a measurement. tests/servers.py starts its servers
+here too.
 """
 
 import os
 import resource
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+@contextmanager
+def started(
+    command: list[str], env: dict[str, str], log_path: Path, ready_url: str, *, timeout: float = 60
+):
+    """A server process in a session of its own, once `ready_url` answers; stopped on exit.
+
+    A session of its own, so stopping it also stops what it started (make, uvicorn workers).
+    """
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                urllib.request.urlopen(ready_url, timeout=2).close()
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+                if time.monotonic() > deadline:
+                    tail = log_path.read_text()[-3000:]
+                    raise RuntimeError(f"server did not start:\n{tail}") from error
+                time.sleep(0.1)
+        yield process
+    finally:
+        stop(process)
+        log.close()
+
+
+def stop(process: subprocess.Popen, *, timeout: float = 20) -> None:
+    """SIGTERM the process group (a graceful stop), then SIGKILL if it hangs."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _stat(pid: int) -> tuple[str, int, float] | None:

@@ -7,18 +7,16 @@ database) and, on Redis, a CHANNEL_PREFIX of its own, so runs never see each oth
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .procs import started
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -27,9 +25,6 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 PYTHON = sys.executable
 
 SETUPS = ("embedded", "redis-core", "redis-pubsub", "legacy-refetch", "bare")
-
-# Seconds a server gets to answer its first request (Django's import and migrations are done).
-START_TIMEOUT = 60
 
 
 @dataclass
@@ -89,42 +84,6 @@ def server_command(port: int) -> list[str]:
     return [PYTHON, "-m", "config.server", "--port", str(port)]
 
 
-@contextmanager
-def _process(command: list[str], env: dict[str, str], log_path: Path, ready_url: str):
-    """A server process in a session of its own, stopped (SIGTERM, then SIGKILL) on exit."""
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
-            try:
-                urllib.request.urlopen(ready_url, timeout=2).close()
-                break
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                if time.monotonic() > deadline:
-                    tail = log_path.read_text()[-3000:]
-                    raise RuntimeError(f"server did not start:\n{tail}") from error
-                time.sleep(0.1)
-        yield process
-    finally:
-        _stop(process)
-        log.close()
-
-
-def _stop(process: subprocess.Popen, timeout: float = 20) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def _log_path(run_id: str, name: str) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     return RESULTS / f"{run_id}-{name}.log"
@@ -141,7 +100,7 @@ def embedded(run_id: str, ws_path: str = "/ws/stock/"):
         port = free_port()
         log = _log_path(run_id, f"server-{port}")
         url = f"http://127.0.0.1:{port}/api/items/1"
-        with _process(server_command(port), env, log, url) as process:
+        with started(server_command(port), env, log, url) as process:
             yield Site("embedded", [port], [port], ws_path, [process.pid], [log])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -195,7 +154,7 @@ def redis_pair(run_id: str, layer: str):
             port = free_port()
             log = _log_path(run_id, f"server-{port}")
             url = f"http://127.0.0.1:{port}/api/items/1"
-            process = stack.enter_context(_process(server_command(port), env, log, url))
+            process = stack.enter_context(started(server_command(port), env, log, url))
             ports.append(port)
             pids.append(process.pid)
             logs.append(log)
@@ -210,7 +169,7 @@ def bare(run_id: str):
     command = [PYTHON, "-m", "bench.bare_server", "--ws-port", str(ws_port),
                "--http-port", str(http_port)]  # fmt: skip
     url = f"http://127.0.0.1:{http_port}/api/items/1"
-    with _process(command, dict(os.environ), log, url) as process:
+    with started(command, dict(os.environ), log, url) as process:
         yield Site("bare", [http_port], [ws_port], "/ws/stock/", [process.pid], [log])
 
 

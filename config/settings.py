@@ -5,6 +5,7 @@ layer in one process. See the README for the full list.
 """
 
 import os
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,11 +112,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 # In development WhiteNoise serves straight from the apps' static/ folders; in production
 # from STATIC_ROOT after collectstatic.
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise hands Django a file iterator that is not async; under ASGI Django reads it whole
+# and warns on every static file. Our static files are a few KiB: the warning is only noise.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
 
 # TLS is terminated in front of Stockwire (docs/deploy.md). Set HTTPS=true there: cookies become
 # secure, plain HTTP is redirected, and browsers are told to stay on HTTPS.
@@ -198,6 +204,15 @@ if REDIS_URL:
 # min(cap, base * 2^attempt)); raise the cap to spread a reconnect storm over a longer time.
 RECONNECT_BASE_MS = env.int("RECONNECT_BASE_MS", default=500)
 RECONNECT_CAP_MS = env.int("RECONNECT_CAP_MS", default=15000)
+
+# Presence ("3 people are looking at this", realtime/presence.py): each process renews its
+# viewers every PRESENCE_REFRESH_SECONDS, and a viewer not renewed for PRESENCE_TTL_SECONDS
+# (its process died) stops counting; 3 refreshes fit in a TTL, so one slow one is harmless.
+# The viewers of a killed process leave the counts within TTL + refresh + 1 s (about 41 s).
+PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=30)
+PRESENCE_REFRESH_SECONDS = env.float("PRESENCE_REFRESH_SECONDS", default=10)
+if not 0 < PRESENCE_REFRESH_SECONDS < PRESENCE_TTL_SECONDS:
+    raise ImproperlyConfigured("PRESENCE_REFRESH_SECONDS must be above 0 and below the TTL.")
 
 # Purchases per user, as DRF writes rates: far above a shopper, far below a script.
 PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")

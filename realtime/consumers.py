@@ -103,10 +103,14 @@ class HubConsumer(AsyncWebsocketConsumer):
 
 
 class StockConsumer(HubConsumer):
-    """/ws/stock/: live, versioned stock levels of the items a client subscribes to."""
+    """/ws/stock/: live, versioned stock levels of the items a client subscribes to.
+
+    A `view` is a subscribe that also counts the socket's user as a viewer of the items.
+    """
 
     async def connect(self) -> None:
         await super().connect()
+        self.viewing: set[int] = set()
         self.budget = MessageBudget(protocol.MESSAGES_PER_SECOND, protocol.MESSAGE_BURST)
         await self._join(user_topic(self.user.pk))
         await self.accept()
@@ -127,6 +131,8 @@ class StockConsumer(HubConsumer):
             command = protocol.parse_command(text_data)
             if command.action is Action.SUBSCRIBE:
                 await self._subscribe(command.items)
+            elif command.action is Action.VIEW:
+                await self._subscribe(command.items, view=True)
             elif command.action is Action.UNSUBSCRIBE:
                 await self._unsubscribe(command.items)
             else:
@@ -134,7 +140,12 @@ class StockConsumer(HubConsumer):
         except ProtocolError as error:
             self.reply(protocol.error(error.code, error.detail, **error.extra))
 
-    async def _subscribe(self, items: tuple[int, ...]) -> None:
+    async def disconnect(self, code: int) -> None:
+        for item in getattr(self, "viewing", ()):
+            self.hub.presence.unview(item, self.user.pk)
+        await super().disconnect(code)
+
+    async def _subscribe(self, items: tuple[int, ...], *, view: bool = False) -> None:
         new = [item for item in items if item not in self.outbox.watched]
         if len(self.outbox.watched) + len(new) > protocol.MAX_SUBSCRIPTIONS:
             raise ProtocolError(
@@ -164,6 +175,12 @@ class StockConsumer(HubConsumer):
             self.outbox.push_state(
                 item, version, text_event(protocol.stock(item, quantity, version))
             )
+            self.hub.send_presence(item, self.outbox)
+        if view:
+            for item in items:
+                if item in self.outbox.watched and item not in self.viewing:
+                    self.viewing.add(item)
+                    self.hub.presence.view(item, self.user.pk)
         if unknown:
             raise ProtocolError(
                 ErrorCode.UNKNOWN_ITEM,
@@ -173,6 +190,9 @@ class StockConsumer(HubConsumer):
 
     async def _unsubscribe(self, items: tuple[int, ...]) -> None:
         for item in items:
+            if item in self.viewing:
+                self.viewing.discard(item)
+                self.hub.presence.unview(item, self.user.pk)
             if item in self.outbox.watched:
                 SUBSCRIPTIONS.dec()
                 self.outbox.unwatch(item)

@@ -8,6 +8,9 @@ The hub also heals lost notifications: every few seconds it reads the versions o
 its sockets watch, in one query, and pushes any newer state it has not seen. A change whose
 message was dropped (a full inbox, Redis away, a crash between commit and publish) reaches
 every connected subscriber within RESYNC_SECONDS.
+
+Presence counts (realtime/presence.py) travel the same topics; the hub keeps the newest
+count of each item it watches, so a new local subscriber gets it at once.
 """
 
 import asyncio
@@ -23,11 +26,13 @@ from shop.errors import DATABASE_ERRORS
 from . import publish, topics
 from .metrics import CHANNEL_LAYER_ERRORS, FANOUT_SECONDS, MESSAGES_FANNED_OUT
 from .outbox import Outbox, text_event
+from .presence import Presence
 
 logger = logging.getLogger("stockwire.realtime")
 
 STOCK_FANNED_OUT = MESSAGES_FANNED_OUT.labels("stock")
 EVENTS_FANNED_OUT = MESSAGES_FANNED_OUT.labels("event")
+PRESENCE_FANNED_OUT = MESSAGES_FANNED_OUT.labels("presence")
 
 # After a layer error (Redis away), wait this long before trying again: short enough for
 # quick recovery, long enough not to spin.
@@ -51,9 +56,13 @@ class Hub:
         self._membership = asyncio.Lock()
         # item id -> newest version this hub has fanned out.
         self._latest: dict[int, int] = {}
+        # item id -> (seq, event) of the newest presence count of a watched item.
+        self._counts: dict[int, tuple[int, dict]] = {}
+        self.presence = Presence(layer, self._fan_out, self._watched_items)
         self._database_failing = False
         self._channel: str | None = None
         self._tasks: list[asyncio.Task] = []
+        self._closing = False
 
     async def join(self, topic: str, outbox: Outbox) -> None:
         """Deliver the topic's messages to `outbox`; returns once the layer membership holds."""
@@ -76,14 +85,23 @@ class Hub:
         item = topics.item_of(topic)
         if item is not None:
             self._latest.pop(item, None)
+            self._counts.pop(item, None)
         async with self._membership:
             if topic in self._joined and topic not in self._topics:
                 self._joined.discard(topic)
                 await self._layer.group_discard(topic, self._channel)
 
+    def send_presence(self, item_id: int, outbox: Outbox) -> None:
+        """Give a new subscriber of the item its count now, or as soon as the hub learns it."""
+        count = self._counts.get(item_id)
+        if count is None:
+            self.presence.learn(item_id)
+        else:
+            outbox.push_presence(item_id, *count)
+
     async def resync(self) -> None:
         """Push the committed state of every watched item that is newer than what was sent."""
-        items = [item for topic in self._topics if (item := topics.item_of(topic)) is not None]
+        items = self._watched_items()
         if not items:
             return
         try:
@@ -102,10 +120,24 @@ class Hub:
                 self._fan_out(publish.stock_message(item, quantity, version))
 
     async def close(self) -> None:
-        for task in self._tasks:
+        """Stop the hub's tasks (tests do; a server process just exits)."""
+        self._closing = True
+        reader, *timers = self._tasks or [None]
+        for task in timers:
             task.cancel()
+        if reader is not None:
+            # Wake the reader with a message rather than cancel it: channels-redis 4.3 can
+            # swallow a cancel that lands just after a message arrived, and never return.
+            try:
+                await self._layer.send(self._channel, {"type": "hub.stop"})
+            except Exception:
+                reader.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.presence.close()
         _hubs.pop(asyncio.get_running_loop(), None)
+
+    def _watched_items(self) -> list[int]:
+        return [item for topic in self._topics if (item := topics.item_of(topic)) is not None]
 
     async def _inbox(self) -> str:
         if self._channel is None:
@@ -120,7 +152,7 @@ class Hub:
 
     async def _read(self) -> None:
         failing = False
-        while True:
+        while not self._closing:
             try:
                 message = await self._layer.receive(self._channel)
             except asyncio.CancelledError:
@@ -140,6 +172,8 @@ class Hub:
             if failing:
                 logger.warning("channel layer reachable again")
                 failing = False
+            if self._closing:
+                return  # woken by close()
             self._fan_out(message)
 
     async def _renew(self) -> None:
@@ -166,13 +200,17 @@ class Hub:
         members = self._topics.get(message["topic"])
         if not members:
             return
-        event = text_event(message["frame"])
         version = message.get("version")
         if version is None:
+            if "seq" in message:
+                self._fan_out_presence(message, members)
+                return
+            event = text_event(message["frame"])
             for outbox in members:
                 outbox.push_event(event)
             EVENTS_FANNED_OUT.inc(len(members))
             return
+        event = text_event(message["frame"])
         item_id = message["item"]
         if version > self._latest.get(item_id, 0):
             self._latest[item_id] = version
@@ -181,6 +219,18 @@ class Hub:
         STOCK_FANNED_OUT.inc(len(members))
         if "published_at" in message:
             FANOUT_SECONDS.observe(time.time() - message["published_at"])
+
+    def _fan_out_presence(self, message: dict, members: set[Outbox]) -> None:
+        item_id, seq = message["item"], message["seq"]
+        count = self._counts.get(item_id)
+        # Every local subscriber already has the count the hub holds (or it is on its way).
+        if count is not None and seq <= count[0]:
+            return
+        event = text_event(message["frame"])
+        self._counts[item_id] = (seq, event)
+        for outbox in members:
+            outbox.push_presence(item_id, seq, event)
+        PRESENCE_FANNED_OUT.inc(len(members))
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

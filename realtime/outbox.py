@@ -2,7 +2,8 @@
 
 Stock is state, not a stream: for each item only the newest version waits to be sent, so a
 slow socket holds at most one frame per item, never slows the others, and never receives a
-version older than one it already has.
+version older than one it already has. Presence counts are state too, ordered by their seq
+and coalesced the same way, apart from the item's stock.
 
 Messages are ASGI `websocket.send` events built once per change by the hub and shared by
 every socket it goes to; nothing is encoded or allocated per socket on the way out.
@@ -17,7 +18,9 @@ from .metrics import MESSAGES_COALESCED
 
 logger = logging.getLogger("stockwire.realtime")
 
-_event_keys = itertools.count()
+# Keys of one-off events in an Outbox's pending dict: 0.5, 1.5, ... never equal an item id
+# (a positive int, the key of its stock) or minus one (the key of its presence count).
+_event_keys = itertools.count(0.5)
 
 Send = Callable[[dict], Awaitable[None]]
 
@@ -28,13 +31,16 @@ def text_event(frame: str) -> dict:
 
 
 class Outbox:
-    __slots__ = ("_drainer", "_pending", "_send", "_versions", "closed")
+    __slots__ = ("_drainer", "_pending", "_send", "_seqs", "_versions", "closed")
 
     def __init__(self, send: Send):
         self._send = send
         # item id -> newest version queued or sent; its keys are the items this socket watches.
         self._versions: dict[int, int] = {}
-        # item id (or a unique key for one-off events) -> event not sent yet, in arrival order.
+        # item id -> newest presence seq queued or sent.
+        self._seqs: dict[int, int] = {}
+        # Events not sent yet, in arrival order, by key: the item id for its stock, minus the
+        # item id for its presence count (ids are positive), a unique key for one-off events.
         self._pending: dict[object, dict] = {}
         self._drainer: asyncio.Task | None = None
         self.closed = False
@@ -49,6 +55,8 @@ class Outbox:
     def unwatch(self, item_id: int) -> None:
         self._versions.pop(item_id, None)
         self._pending.pop(item_id, None)
+        if self._seqs.pop(item_id, None) is not None:
+            self._pending.pop(-item_id, None)
 
     def push_state(self, item_id: int, version: int, event: dict) -> None:
         """Queue an item's state if the socket watches the item and the version is newer."""
@@ -60,6 +68,14 @@ class Outbox:
         if item_id in self._pending:
             MESSAGES_COALESCED.inc()
         self._pending[item_id] = event
+        self._wake()
+
+    def push_presence(self, item_id: int, seq: int, event: dict) -> None:
+        """Queue an item's presence count if the socket watches the item and the seq is newer."""
+        if item_id not in self._versions or seq <= self._seqs.get(item_id, 0):
+            return
+        self._seqs[item_id] = seq
+        self._pending[-item_id] = event
         self._wake()
 
     def push_event(self, event: dict) -> None:

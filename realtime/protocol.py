@@ -26,6 +26,8 @@ class Action(StrEnum):
     """What a client may ask on /ws/stock/."""
 
     SUBSCRIBE = "subscribe"
+    # Subscribe, and count the socket's user as a viewer of the items (realtime/presence.py).
+    VIEW = "view"
     UNSUBSCRIBE = "unsubscribe"
     PING = "ping"
 
@@ -35,6 +37,7 @@ class MessageType(StrEnum):
 
     HELLO = "hello"
     STOCK = "stock"
+    PRESENCE = "presence"
     ORDER = "order"
     PONG = "pong"
     ERROR = "error"
@@ -147,6 +150,11 @@ def stock(item_id: int, quantity: int, version: int) -> str:
     )
 
 
+def presence(item_id: int, viewers: int, seq: int) -> str:
+    """How many people view an item; `seq` orders the counts of one item across processes."""
+    return encode({"type": MessageType.PRESENCE, "item": item_id, "viewers": viewers, "seq": seq})
+
+
 def order(order) -> str:
     return encode(
         {
@@ -154,6 +162,7 @@ def order(order) -> str:
             "order": {
                 "id": order.pk,
                 "item": order.item_id,
+                "item_name": order.item.name,
                 "quantity": order.quantity,
                 "unit_price": str(order.unit_price),
                 "created_at": order.created_at.isoformat().replace("+00:00", "Z"),

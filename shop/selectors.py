@@ -11,6 +11,10 @@ def catalog() -> QuerySet[Item]:
     return Item.objects.all()
 
 
+def item(item_id: int) -> Item | None:
+    return Item.objects.filter(pk=item_id).first()
+
+
 def stock_levels(item_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     """Current (quantity, version) of each existing item among `item_ids`, in one query."""
     rows = Item.objects.filter(pk__in=list(item_ids)).values_list("id", "quantity", "version")

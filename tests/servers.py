@@ -1,17 +1,22 @@
 """Real Stockwire server processes for tests: uvicorn on a free 127.0.0.1 port, stopped after."""
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
+import tempfile
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+
+from bench.procs import started
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "stockwire-live-tests-only-not-a-secret-0123456789abcdefghijklmnop"
@@ -34,9 +39,18 @@ def server_env(**overrides: str) -> dict[str, str]:
 DEMO_PASSWORD = "stockwire-demo"
 
 
+@cache
+def collected_static_files() -> str:
+    """A STATIC_ROOT filled by collectstatic once per test run: servers run with DEBUG off."""
+    root = tempfile.mkdtemp(prefix="stockwire-static-")
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    manage("collectstatic", "--noinput", "-v0", env=server_env(STATIC_ROOT=root))
+    return root
+
+
 def demo_shop_env(**overrides: str) -> dict[str, str]:
     """A server environment whose database is migrated and holds the demo shop."""
-    env = server_env(**overrides)
+    env = server_env(STATIC_ROOT=collected_static_files(), **overrides)
     manage("migrate", "--noinput", env=env)
     manage("load_demo", env=env)
     return env
@@ -95,45 +109,12 @@ def running_server(env: dict[str, str], *, port: int | None = None, command=run_
     """Start a server process on a free port and yield it once it answers HTTP."""
     port = port or free_port()
     log_path = ROOT / f".server-{port}.log"
-    log = open(log_path, "w")
-    # A session of its own, so stopping it stops make and the server make started.
-    process = subprocess.Popen(
-        command(port),
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                urllib.request.urlopen(f"{base}/api/items", timeout=1).close()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline, (
-                    "server did not start in time:\n" + log_path.read_text()
-                )
-                time.sleep(0.1)
-        yield Server(base, log_path, process)
+        with started(command(port), env, log_path, f"{base}/api/items", timeout=90) as process:
+            yield Server(base, log_path, process)
     finally:
-        stop(process)
-        log.close()
         log_path.unlink(missing_ok=True)
-
-
-def stop(process: subprocess.Popen, *, timeout: float = 15) -> None:
-    """SIGTERM the server's whole process group (a graceful stop), then SIGKILL if it hangs."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def http_json(method: str, url: str, body=None, token: str | None = None):

@@ -15,9 +15,12 @@ class ItemSerializer(serializers.ModelSerializer):
 
 
 class OrderSerializer(serializers.ModelSerializer):
+    # What was bought, in words, so a receipt needs no second request.
+    item_name = serializers.CharField(source="item.name", read_only=True)
+
     class Meta:
         model = Order
-        fields = ["id", "item", "quantity", "unit_price", "created_at"]
+        fields = ["id", "item", "item_name", "quantity", "unit_price", "created_at"]
         read_only_fields = fields
 
 

@@ -1,24 +1,11 @@
-from django.urls import path, re_path, register_converter
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from shop import converters  # noqa: F401  (registers <item_id:...>)
+
 from . import views
 from .errors import unknown_endpoint
-
-
-class ItemIdConverter:
-    """A positive id that fits a 64-bit key; anything else is an unknown URL, not a crash."""
-
-    regex = "[1-9][0-9]{0,17}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-register_converter(ItemIdConverter, "item_id")
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="api-register"),

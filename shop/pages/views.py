@@ -1,8 +1,14 @@
-"""Server-rendered pages. Live quantities are filled in by realtime/static/realtime/stockwire.js."""
+"""Server-rendered pages.
+
+Live quantities and presence are filled in by realtime/static/realtime/stockwire.js;
+purchases and restocks go through the JSON API (shop/static/shop/shop.js).
+"""
 
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 
 from shop import selectors, services
@@ -15,8 +21,24 @@ def catalog(request):
 
 
 @login_required
+def item(request, item_id: int):
+    found = selectors.item(item_id)
+    if found is None:
+        raise Http404("No such item.")
+    return render(request, "shop/item.html", {"item": found})
+
+
+@login_required
 def orders(request):
     return render(request, "shop/orders.html", {"orders": selectors.orders_of(request.user)[:100]})
+
+
+@login_required
+def stock_room(request):
+    # The API refuses restocks by non-staff too (services.restock); this spares them the page.
+    if not request.user.is_staff:
+        raise PermissionDenied
+    return render(request, "shop/stock_room.html", {"items": selectors.catalog()})
 
 
 def register(request):

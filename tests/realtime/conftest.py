@@ -1,4 +1,5 @@
 import asyncio
+import uuid
 
 import pytest
 from channels.db import database_sync_to_async
@@ -24,6 +25,15 @@ async def close_hub():
     if hub is not None:
         await hub.close()
     await database_sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+def presence_keys_of_its_own(settings):
+    """On Redis, each test counts viewers under presence keys of its own.
+
+    Item and user ids repeat across runs; the channel layer keeps the run's prefix.
+    """
+    settings.CHANNEL_PREFIX = f"{settings.CHANNEL_PREFIX}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

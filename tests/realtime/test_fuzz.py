@@ -22,7 +22,10 @@ json_values = st.recursive(
 )
 item_ids = st.one_of(st.integers(min_value=-(2**70), max_value=2**70), json_values)
 commands = st.fixed_dictionaries(
-    {"action": st.sampled_from(["subscribe", "unsubscribe", "ping", "buy", ""]) | json_values},
+    {
+        "action": st.sampled_from(["subscribe", "view", "unsubscribe", "ping", "buy", ""])
+        | json_values
+    },
     optional={"items": st.lists(item_ids, max_size=8) | json_values},
 )
 # The standard library's json can write integers beyond 64 bits; an attacker's client can too.
@@ -64,7 +67,7 @@ async def _send_all(sequence, token):
         for output in answers:
             assert output["type"] == "websocket.send", output  # never a close
             message = orjson.loads(output["text"])
-            assert message["type"] in {"hello", "stock", "error", "pong"}
+            assert message["type"] in {"hello", "stock", "presence", "error", "pong"}
             if message["type"] == "error":
                 assert message["code"] in set(ErrorCode) and message["detail"]
         await socket.send_to(text_data='{"action": "ping"}')

@@ -1,6 +1,7 @@
 import asyncio
+import random
 
-from channels.layers import InMemoryChannelLayer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from realtime import hub as hub_module
 from realtime.hub import Hub
@@ -74,3 +75,18 @@ async def test_memberships_are_renewed_before_the_layer_forgets_them(monkeypatch
     await layer.group_send("stockwire.item.1", change("stockwire.item.1", 2))
     await eventually(lambda: socket.frames == ["v2"])
     await hub.close()
+
+
+async def test_a_hub_closes_even_just_after_a_message_arrived():
+    """channels-redis 4.3 can swallow the cancel of a receive that just got a message."""
+    layer = get_channel_layer()  # Redis in the second pass of `make test`
+    for attempt in range(20):
+        hub = Hub(layer)
+        topic = f"stockwire.item.{attempt + 1}"
+        outbox = Outbox(Socket().send)
+        outbox.watch(attempt + 1)
+        await hub.join(topic, outbox)
+        await asyncio.sleep(0.05)  # the reader waits in receive()
+        await layer.group_send(topic, change(topic, 2))
+        await asyncio.sleep(random.uniform(0.0002, 0.001))  # where the cancel was lost
+        await asyncio.wait_for(hub.close(), 10)

@@ -1,5 +1,6 @@
 import asyncio
 
+from realtime import outbox as outbox_module
 from realtime.outbox import Outbox, text_event
 
 
@@ -125,3 +126,23 @@ async def test_closing_a_stuck_outbox_abandons_its_frames():
     socket.open.set()
     await settle()
     assert socket.frames == []
+
+
+async def test_an_event_and_the_stock_of_an_item_with_the_same_number_both_go_out():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    socket.open.clear()
+    outbox.push_event(text_event("blocked"))
+    await settle()
+    # One-off events are numbered in their own sequence; the items take the next numbers.
+    items = range(int(next(outbox_module._event_keys)), int(next(outbox_module._event_keys)) + 9)
+    events = [f"event {n}" for n in range(5)]
+    for event in events:
+        outbox.push_event(text_event(event))
+    for item in items:
+        outbox.watch(item)
+        outbox.push_state(item, 2, text_event(f"item {item}"))
+    socket.open.set()
+    await settle()
+
+    assert socket.frames == ["blocked", *events, *(f"item {item}" for item in items)]

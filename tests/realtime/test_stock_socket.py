@@ -188,8 +188,11 @@ async def test_the_buyer_gets_the_order_on_every_socket_and_others_do_not(
         message = await receive(socket)
         assert message["type"] == "order"
         assert message["order"]["id"] == body["order"]["id"]
-        assert {k: message["order"][k] for k in ("item", "quantity", "unit_price")} == {
+        assert {
+            k: message["order"][k] for k in ("item", "item_name", "quantity", "unit_price")
+        } == {
             "item": item.pk,
+            "item_name": "Keyboard",
             "quantity": 2,
             "unit_price": "89.00",
         }

@@ -99,8 +99,9 @@ def test_purchase_returns_the_order_and_the_item_after_it(shopper, item):
     body = response.json()
     order = Order.objects.get()
     assert body["order"]["id"] == order.pk
-    assert {k: body["order"][k] for k in ("item", "quantity", "unit_price")} == {
+    assert {k: body["order"][k] for k in ("item", "item_name", "quantity", "unit_price")} == {
         "item": item.pk,
+        "item_name": "Keyboard",
         "quantity": 2,
         "unit_price": "89.00",
     }

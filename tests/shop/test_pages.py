@@ -63,3 +63,37 @@ def test_orders_page_lists_my_orders(client, shopper, item):
     client.force_login(shopper)
     page = client.get("/orders/").content.decode()
     assert "Keyboard" in page
+
+
+def test_the_item_page_shows_the_live_quantity_presence_and_buy_form(client, shopper, item):
+    client.force_login(shopper)
+    page = client.get(f"/items/{item.pk}/").content.decode()
+    assert f'data-stock-item="{item.pk}" data-version="1">10</span>' in page
+    assert f'data-view-item="{item.pk}"' in page
+    assert f'data-presence-item="{item.pk}"' in page
+    assert f'data-buy-item="{item.pk}"' in page
+    assert "Confirm purchase" in page
+
+
+def test_an_unknown_item_page_is_a_404_page(client, shopper):
+    client.force_login(shopper)
+    response = client.get("/items/999999/")
+    assert response.status_code == 404
+    assert "There is nothing at this address" in response.content.decode()
+
+
+def test_the_stock_room_is_for_staff_only(client, shopper, staff, item):
+    client.force_login(shopper)
+    refused = client.get("/staff/stock/")
+    assert refused.status_code == 403 and "This page is for staff" in refused.content.decode()
+
+    client.force_login(staff)
+    page = client.get("/staff/stock/").content.decode()
+    assert f'data-restock-item="{item.pk}"' in page
+    assert f'data-stock-item="{item.pk}"' in page
+
+
+def test_the_new_pages_ask_anonymous_visitors_to_log_in(client, item):
+    for path in (f"/items/{item.pk}/", "/staff/stock/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")

@@ -3,6 +3,12 @@
  * Speaks the protocol of realtime/protocol.py (docs/protocol.md). Plain script, no build step.
  * The page is the state: each element carries its item's quantity and data-version, so an
  * update is applied only when it is newer than what the element shows.
+ *
+ * Presence: the page *views* the items of its [data-view-item] elements (the item page has
+ * one) and subscribes to the other [data-stock-item] ids. Every [data-presence-item="42"]
+ * element shows how many people view item 42: data-viewers, data-seq, and the text
+ * "3 people are looking at this" ("3 looking" with data-presence-format="short"; empty for 0).
+ * Events on document: stockwire:stock, :presence, :order, :status, :error.
  */
 (() => {
   "use strict";
@@ -39,14 +45,40 @@
     return applied;
   }
 
-  /** The ids of the items shown under `root`: unique, valid, and no more than the server allows. */
-  function pageItems(root = document) {
+  // item id -> seq of the newest presence count shown; counts are ordered by seq, like versions.
+  const presenceSeqs = new Map();
+
+  /** Show {item, viewers, seq} wherever the item's presence is shown, unless it is not newer. */
+  function showPresence({ item, viewers, seq }) {
+    if (!(seq > (presenceSeqs.get(item) || 0))) return;
+    presenceSeqs.set(item, seq);
+    for (const el of document.querySelectorAll(`[data-presence-item="${Number(item)}"]`)) {
+      el.dataset.viewers = String(viewers);
+      el.dataset.seq = String(seq);
+      el.textContent = presenceText(viewers, el.dataset.presenceFormat);
+    }
+    emit("presence", { item, viewers });
+  }
+
+  function presenceText(viewers, format) {
+    if (viewers === 0) return ""; // nobody else: nothing worth saying
+    if (format === "short") return `${viewers} looking`;
+    return viewers === 1 ? "1 person is looking at this" : `${viewers} people are looking at this`;
+  }
+
+  /** Unique, valid item ids of the elements under `root` that match `selector`. */
+  function idsOf(root, selector, key) {
     const ids = new Set();
-    for (const el of root.querySelectorAll("[data-stock-item]")) {
-      const id = Number(el.dataset.stockItem);
+    for (const el of root.querySelectorAll(selector)) {
+      const id = Number(el.dataset[key]);
       if (Number.isSafeInteger(id) && id > 0) ids.add(id);
     }
-    return [...ids].slice(0, MAX_SUBSCRIPTIONS);
+    return [...ids];
+  }
+
+  /** The ids of the items shown under `root`: unique, valid, and no more than the server allows. */
+  function pageItems(root = document) {
+    return idsOf(root, "[data-stock-item]", "stockItem").slice(0, MAX_SUBSCRIPTIONS);
   }
 
   /** Open the socket and keep it open until close() or a refusal; returns {state, close()}. */
@@ -145,12 +177,19 @@
         case "hello": {
           attempt = 0; // The server is healthy again: the next drop starts from a short delay.
           if (message.reconnect) backoff = message.reconnect; // the operators' word wins
-          const items = pageItems(root);
-          pending = new Set(items);
+          // Viewed items first: they are what the page is about. `view` subscribes to them too.
+          const viewed = idsOf(root, "[data-view-item]", "viewItem").slice(0, MAX_SUBSCRIPTIONS);
+          const others = pageItems(root).filter((id) => !viewed.includes(id));
+          const items = others.slice(0, MAX_SUBSCRIPTIONS - viewed.length);
+          pending = new Set([...viewed, ...items]);
           // The answer is a snapshot of every item: it resyncs whatever changed while we were away.
+          if (viewed.length) send({ action: "view", items: viewed });
           if (items.length) send({ action: "subscribe", items });
           break;
         }
+        case "presence":
+          showPresence(message);
+          break;
         case "stock":
           if (pending) pending.delete(message.item);
           apply(message);
@@ -160,7 +199,8 @@
           break;
         case "error":
           console.warn(`Stockwire: ${message.code}: ${message.detail}`);
-          // An error answers our subscribe (unknown items): the snapshot is as complete as it gets.
+          // An error answers our view or subscribe (unknown items): the snapshot is as complete
+          // as it gets.
           if (pending) for (const id of message.items || [...pending]) pending.delete(id);
           emit("error", message);
           break;

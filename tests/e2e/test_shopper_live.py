@@ -1,0 +1,110 @@
+"""Shoppers in real browsers see each other's purchases, restocks and presence live."""
+
+from playwright.async_api import expect
+
+from tests.e2e.browser import buy, buy_form, item_by_sku, shopper_page, stock_of
+
+# A change must reach another shopper's page within this (the product's promise); measured in
+# the browser from the click on Confirm to the number changing on the other page.
+LIVE_WITHIN_MS = 1000
+
+# Resolves with Date.now() when the element's text changes; set up before the change.
+WATCH_CHANGE = """el => {
+    window.changedAt = new Promise(resolve =>
+        new MutationObserver(() => resolve(Date.now()))
+            .observe(el, {childList: true, characterData: true, subtree: true}));
+}"""
+
+
+async def test_a_purchase_by_one_shopper_reaches_another_shoppers_page_within_a_second(
+    live_shop, browser
+):
+    item = item_by_sku(live_shop.url, "KB-001")
+    path = f"/items/{item['id']}/"
+    alice = await shopper_page(browser, live_shop.url, "alice", path=path)
+    bob = await shopper_page(browser, live_shop.url, "bob", path=path)
+    await expect(stock_of(bob, item["id"])).to_have_text(str(item["quantity"]))
+    await stock_of(bob, item["id"]).evaluate(WATCH_CHANGE)
+
+    form = buy_form(alice, item["id"])
+    await form.get_by_label("Quantity").fill("2")
+    await form.get_by_role("button", name="Buy").click()
+    await expect(form.locator("[data-confirm-text]")).to_have_text(
+        f"Buy 2 × {item['name']} for {float(item['price']) * 2:.2f}?"
+    )
+    clicked_at = await alice.evaluate("Date.now()")
+    await form.get_by_role("button", name="Confirm purchase").click()
+
+    await expect(stock_of(bob, item["id"])).to_have_text(str(item["quantity"] - 2))
+    changed_at = await bob.evaluate("window.changedAt")
+    assert changed_at - clicked_at < LIVE_WITHIN_MS
+    await expect(form.locator("[data-buy-message]")).to_contain_text(f"Bought 2 × {item['name']}")
+    await expect(stock_of(alice, item["id"])).to_have_text(str(item["quantity"] - 2))
+    assert await bob.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+async def test_buying_the_last_unit_disables_buy_for_others_until_staff_restock(live_shop, browser):
+    item = item_by_sku(live_shop.url, "CB-012")
+    assert item["quantity"] == 1
+    alice = await shopper_page(browser, live_shop.url, "alice")
+    bob = await shopper_page(browser, live_shop.url, "bob", path=f"/items/{item['id']}/")
+    bob_buy = buy_form(bob, item["id"]).get_by_role("button", name="Buy")
+    await expect(bob_buy).to_be_enabled()
+
+    await buy(alice, item["id"])
+
+    await expect(stock_of(bob, item["id"])).to_have_text("0")
+    await expect(bob_buy).to_be_disabled()
+    await expect(bob.get_by_text("Sold out")).to_be_visible()
+    await expect(buy_form(alice, item["id"]).get_by_role("button", name="Buy")).to_be_disabled()
+
+    staff = await shopper_page(browser, live_shop.url, "staff", path="/staff/stock/")
+    row = staff.locator(f'[data-item-card="{item["id"]}"]')
+    await row.get_by_label(f"Units of {item['name']} to add").fill("5")
+    await row.get_by_role("button", name="Restock").click()
+    await expect(row.locator("[data-restock-message]")).to_have_text("Added 5; 5 in stock.")
+
+    await expect(stock_of(bob, item["id"])).to_have_text("5")
+    await expect(bob_buy).to_be_enabled()
+    await expect(bob.get_by_text("Sold out")).to_be_hidden()
+    await expect(stock_of(alice, item["id"])).to_have_text("5")
+
+
+async def test_presence_counts_go_up_and_down_as_item_pages_open_and_close(live_shop, browser):
+    item = item_by_sku(live_shop.url, "HP-003")
+    path = f"/items/{item['id']}/"
+    presence = f'[data-presence-item="{item["id"]}"]'
+    catalog = await shopper_page(browser, live_shop.url, "staff")
+    alice = await shopper_page(browser, live_shop.url, "alice", path=path)
+    await expect(alice.locator(presence)).to_have_text("1 person is looking at this")
+
+    bob = await shopper_page(browser, live_shop.url, "bob", path=path)
+    await expect(alice.locator(presence)).to_have_text("2 people are looking at this")
+    await expect(bob.locator(presence)).to_have_text("2 people are looking at this")
+    # The catalog shows the count without counting its own reader as a viewer.
+    await expect(catalog.locator(presence)).to_have_text("2 looking")
+
+    await bob.context.close()
+    await expect(alice.locator(presence)).to_have_text("1 person is looking at this")
+    await expect(catalog.locator(presence)).to_have_text("1 looking")
+
+    await alice.goto("/")
+    await expect(catalog.locator(presence)).to_be_hidden()
+
+
+async def test_an_order_confirmation_toast_appears_in_every_open_tab_of_the_buyer(
+    live_shop, browser
+):
+    item = item_by_sku(live_shop.url, "MS-002")
+    buying_tab = await shopper_page(browser, live_shop.url, "alice")
+    other_tab = await buying_tab.context.new_page()
+    await other_tab.goto("/orders/")
+    bob = await shopper_page(browser, live_shop.url, "bob")
+
+    await buy(buying_tab, item["id"], 3)
+
+    toast = f"confirmed: 3 × {item['name']}"
+    await expect(buying_tab.locator(".toast", has_text=toast)).to_be_visible()
+    await expect(other_tab.locator(".toast", has_text=toast)).to_be_visible()
+    await expect(stock_of(bob, item["id"])).to_have_text(str(item["quantity"] - 3))
+    await expect(bob.locator(".toast")).to_have_count(0)
