@@ -6,6 +6,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.e2e.browser import DESKTOP, PHONE, item_by_sku, screenshot, shopper_page
+from tests.servers import http_json, token_for
 
 PAGES = ["/", "/items/{item}/", "/orders/", "/staff/stock/"]
 
@@ -54,6 +55,14 @@ async def test_every_page_fits_a_phone_screen_without_sideways_scrolling(live_sh
 async def test_screenshots_of_the_live_catalog_and_item_page_on_desktop_and_phone(
     live_shop, browser
 ):
+    sold_out = item_by_sku(live_shop.url, "CB-012")
+    status, _ = http_json(
+        "POST",
+        f"{live_shop.url}/api/items/{sold_out['id']}/purchase",
+        {"quantity": sold_out["quantity"]},
+        token_for(live_shop.url, "alice"),
+    )
+    assert status == 201
     item = item_by_sku(live_shop.url, "HP-003")
     path = f"/items/{item['id']}/"
     presence = f'[data-presence-item="{item["id"]}"]'
@@ -68,4 +77,7 @@ async def test_screenshots_of_the_live_catalog_and_item_page_on_desktop_and_phon
     for viewport, prefix in ((DESKTOP, ""), (PHONE, "phone-")):
         page = await shopper_page(browser, live_shop.url, "staff", viewport=viewport)
         await expect(page.locator(presence)).to_have_text("2 looking")
+        await expect(page.locator(f'[data-item-card="{sold_out["id"]}"]')).to_contain_text(
+            "Sold out"
+        )
         assert (await screenshot(page, f"{prefix}catalog")).stat().st_size > 0
