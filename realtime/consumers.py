@@ -42,6 +42,19 @@ class HubConsumer(AsyncWebsocketConsumer):
 
     channel_layer_alias = None
 
+    async def __call__(self, scope, receive, send) -> None:
+        # As Channels' own without a channel layer, minus await_many_dispatch: that keeps a
+        # task per socket and makes a new one for every frame, memory and time that thousands
+        # of idle sockets pay for nothing.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def connect(self) -> None:
         self.user = self.scope["user"]
         self.hub = get_hub()

@@ -1,5 +1,7 @@
 """Shoppers in real browsers see each other's purchases, restocks and presence live."""
 
+import re
+
 from playwright.async_api import expect
 
 from tests.e2e.browser import buy, buy_form, item_by_sku, shopper_page, stock_of
@@ -36,6 +38,7 @@ async def test_a_purchase_by_one_shopper_reaches_another_shoppers_page_within_a_
     await form.get_by_role("button", name="Confirm purchase").click()
 
     await expect(stock_of(bob, item["id"])).to_have_text(str(item["quantity"] - 2))
+    await expect(stock_of(bob, item["id"])).to_have_class(re.compile(r"\bis-updated\b"))
     changed_at = await bob.evaluate("window.changedAt")
     assert changed_at - clicked_at < LIVE_WITHIN_MS
     await expect(form.locator("[data-buy-message]")).to_contain_text(f"Bought 2 × {item['name']}")
@@ -48,6 +51,8 @@ async def test_buying_the_last_unit_disables_buy_for_others_until_staff_restock(
     assert item["quantity"] == 1
     alice = await shopper_page(browser, live_shop.url, "alice")
     bob = await shopper_page(browser, live_shop.url, "bob", path=f"/items/{item['id']}/")
+    staff = await shopper_page(browser, live_shop.url, "staff", path="/staff/stock/")
+    row = staff.locator(f'[data-item-card="{item["id"]}"]')
     bob_buy = buy_form(bob, item["id"]).get_by_role("button", name="Buy")
     await expect(bob_buy).to_be_enabled()
 
@@ -57,9 +62,10 @@ async def test_buying_the_last_unit_disables_buy_for_others_until_staff_restock(
     await expect(bob_buy).to_be_disabled()
     await expect(bob.get_by_text("Sold out")).to_be_visible()
     await expect(buy_form(alice, item["id"]).get_by_role("button", name="Buy")).to_be_disabled()
+    # The stock room is live too: staff see the sale without reloading.
+    await expect(stock_of(staff, item["id"])).to_have_text("0")
+    await expect(row.get_by_text("Sold out")).to_be_visible()
 
-    staff = await shopper_page(browser, live_shop.url, "staff", path="/staff/stock/")
-    row = staff.locator(f'[data-item-card="{item["id"]}"]')
     await row.get_by_label(f"Units of {item['name']} to add").fill("5")
     await row.get_by_role("button", name="Restock").click()
     await expect(row.locator("[data-restock-message]")).to_have_text("Added 5; 5 in stock.")
