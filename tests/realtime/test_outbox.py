@@ -146,3 +146,48 @@ async def test_an_event_and_the_stock_of_an_item_with_the_same_number_both_go_ou
     await settle()
 
     assert socket.frames == ["blocked", *events, *(f"item {item}" for item in items)]
+
+
+# Presence counts: state like stock, ordered by seq, kept apart from the item's stock.
+
+
+async def test_the_outbox_drops_a_count_whose_seq_is_not_newer():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    outbox.push_presence(1, 5, text_event("seq 5"))
+    outbox.push_presence(1, 3, text_event("seq 3"))  # late
+    outbox.push_presence(1, 5, text_event("seq 5 again"))  # repeated
+    outbox.push_presence(2, 9, text_event("other item"))  # not watched
+    await settle()
+    assert socket.frames == ["seq 5"]
+
+
+async def test_a_slow_socket_gets_only_the_newest_count_and_its_stock_apart():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    socket.open.clear()
+    outbox.push_presence(1, 1, text_event("count 1"))
+    await settle()  # on its way; the socket is stuck
+    outbox.push_state(1, 2, text_event("stock v2"))
+    for seq in range(2, 50):
+        outbox.push_presence(1, seq, text_event(f"count {seq}"))
+    outbox.push_event(text_event("order"))
+    socket.open.set()
+    await settle()
+    assert socket.frames == ["count 1", "stock v2", "count 49", "order"]
+
+
+async def test_unwatching_drops_a_count_still_waiting():
+    socket = Socket()
+    outbox = Outbox(socket.send)
+    outbox.watch(1)
+    socket.open.clear()
+    outbox.push_event(text_event("first"))
+    outbox.push_presence(1, 4, text_event("count"))
+    await settle()
+    outbox.unwatch(1)
+    socket.open.set()
+    await settle()
+    assert socket.frames == ["first"]

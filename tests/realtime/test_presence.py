@@ -14,7 +14,6 @@ from django.conf import settings as django_settings
 from prometheus_client import REGISTRY
 
 from realtime import presence
-from realtime.outbox import Outbox, text_event
 from realtime.protocol import MAX_SUBSCRIPTIONS
 from tests.servers import free_port
 from tests.services import REDIS_URL
@@ -264,67 +263,6 @@ async def test_a_presence_store_outage_leaves_stock_and_pings_working(
     assert after - (failures or 0) >= 2
     outage_lines = [r for r in caplog.records if "presence store unreachable" in r.message]
     assert len(outage_lines) == 1
-
-
-# The hub and the outbox keep only newer counts
-
-
-class Socket:
-    def __init__(self):
-        self.frames: list[str] = []
-        self.open = asyncio.Event()
-        self.open.set()
-
-    async def send(self, event: dict) -> None:
-        await self.open.wait()
-        self.frames.append(event["text"])
-
-
-async def settle():
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-async def test_the_outbox_drops_a_count_whose_seq_is_not_newer():
-    socket = Socket()
-    outbox = Outbox(socket.send)
-    outbox.watch(1)
-    outbox.push_presence(1, 5, text_event("seq 5"))
-    outbox.push_presence(1, 3, text_event("seq 3"))  # late
-    outbox.push_presence(1, 5, text_event("seq 5 again"))  # repeated
-    outbox.push_presence(2, 9, text_event("other item"))  # not watched
-    await settle()
-    assert socket.frames == ["seq 5"]
-
-
-async def test_a_slow_socket_gets_only_the_newest_count_and_its_stock_apart():
-    socket = Socket()
-    outbox = Outbox(socket.send)
-    outbox.watch(1)
-    socket.open.clear()
-    outbox.push_presence(1, 1, text_event("count 1"))
-    await settle()  # on its way; the socket is stuck
-    outbox.push_state(1, 2, text_event("stock v2"))
-    for seq in range(2, 50):
-        outbox.push_presence(1, seq, text_event(f"count {seq}"))
-    outbox.push_event(text_event("order"))
-    socket.open.set()
-    await settle()
-    assert socket.frames == ["count 1", "stock v2", "count 49", "order"]
-
-
-async def test_unwatching_drops_a_count_still_waiting():
-    socket = Socket()
-    outbox = Outbox(socket.send)
-    outbox.watch(1)
-    socket.open.clear()
-    outbox.push_event(text_event("first"))
-    outbox.push_presence(1, 4, text_event("count"))
-    await settle()
-    outbox.unwatch(1)
-    socket.open.set()
-    await settle()
-    assert socket.frames == ["first"]
 
 
 # The stores: the in-process one, and Redis in the second pass
