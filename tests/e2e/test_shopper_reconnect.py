@@ -3,6 +3,7 @@
 import asyncio
 from contextlib import ExitStack
 
+import pytest
 from playwright.async_api import expect
 
 from tests.e2e.browser import item_by_sku, shopper_page, stock_of
@@ -18,31 +19,70 @@ services.restock(actor=get_user_model().objects.get(username="staff"), item_id=i
 """
 
 
-async def test_a_page_open_over_a_server_restart_reconnects_and_shows_what_changed_meanwhile(
-    browser,
-):
-    port = free_port()
-    # The server's suggested backoff (hello.reconnect) caps the wait between attempts.
-    with (
-        shop_site(RECONNECT_CAP_MS="2000") as env,
-        ExitStack() as first_run,
-        ExitStack() as second_run,
-    ):
-        server = await asyncio.to_thread(first_run.enter_context, running_server(env, port=port))
-        item = item_by_sku(server.url, "DK-006")
-        page = await shopper_page(browser, server.url, "alice", path=f"/items/{item['id']}/")
-        indicator = page.locator("[data-live]")
-        await expect(stock_of(page, item["id"])).to_have_text(str(item["quantity"]))
+class RestartableServer:
+    """One shop's server process, stopped (SIGTERM) and started again on the same port."""
 
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.port = free_port()
+        self.running = ExitStack()
+
+    async def start(self):
+        server = running_server(self.env, port=self.port)
+        return await asyncio.to_thread(self.running.enter_context, server)
+
+    async def stop(self) -> None:
         # SIGTERM: the server closes every socket with 1012 (restart) and exits.
-        await asyncio.to_thread(first_run.close)
-        await expect(indicator).to_have_attribute("data-state", "reconnecting")
-        await expect(indicator).to_have_text("Reconnecting…")
+        await asyncio.to_thread(self.running.close)
 
-        await asyncio.to_thread(manage, "shell", "-c", RESTOCK_WHILE_DOWN, env=env)
-        await asyncio.to_thread(second_run.enter_context, running_server(env, port=port))
 
-        await expect(indicator).to_have_attribute("data-state", "live")
-        await expect(indicator).to_have_text("Live")
-        await expect(stock_of(page, item["id"])).to_have_text(str(item["quantity"] + 7))
-        assert await page.evaluate("performance.getEntriesByType('navigation').length") == 1
+@pytest.fixture
+def restartable():
+    # The server's suggested backoff (hello.reconnect) caps the wait between attempts.
+    with shop_site(RECONNECT_CAP_MS="2000") as env:
+        server = RestartableServer(env)
+        with server.running:
+            yield server
+
+
+async def test_a_page_open_over_a_server_restart_reconnects_and_shows_what_changed_meanwhile(
+    browser, restartable
+):
+    server = await restartable.start()
+    item = item_by_sku(server.url, "DK-006")
+    page = await shopper_page(browser, server.url, "alice", path=f"/items/{item['id']}/")
+    indicator = page.locator("[data-live]")
+    await expect(stock_of(page, item["id"])).to_have_text(str(item["quantity"]))
+
+    await restartable.stop()
+    await expect(indicator).to_have_attribute("data-state", "reconnecting")
+    await expect(indicator).to_have_text("Reconnecting…")
+
+    await asyncio.to_thread(manage, "shell", "-c", RESTOCK_WHILE_DOWN, env=restartable.env)
+    await restartable.start()
+
+    await expect(indicator).to_have_attribute("data-state", "live")
+    await expect(indicator).to_have_text("Live")
+    await expect(stock_of(page, item["id"])).to_have_text(str(item["quantity"] + 7))
+    assert await page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+
+async def test_a_page_whose_session_ended_goes_offline_after_a_restart_and_offers_to_log_in(
+    browser, restartable
+):
+    server = await restartable.start()
+    page = await shopper_page(browser, server.url, "alice")
+    other_tab = await page.context.new_page()
+    await other_tab.goto("/orders/")
+    await other_tab.get_by_role("button", name="Log out").click()
+    await other_tab.wait_for_url("**/login/**")
+    # The open socket was authenticated when it connected; it stays live until it reconnects.
+    indicator = page.locator("[data-live]")
+    await expect(indicator).to_have_attribute("data-state", "live")
+
+    await restartable.stop()
+    await restartable.start()
+
+    await expect(indicator).to_have_attribute("data-state", "offline")
+    await expect(indicator).to_have_text("Offline")
+    await expect(page.get_by_role("link", name="Log in again")).to_be_visible()
