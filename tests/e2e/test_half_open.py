@@ -2,7 +2,8 @@
 
 The client completes the handshake, subscribes, then goes silent without a close frame: it
 stops reading, so it never answers the server's pings. The server closes it after the ping
-timeout, and its process leaves the item's channel-layer group it no longer needs.
+timeout, its process leaves the item's channel-layer group it no longer needs, and its user
+no longer counts among the item's viewers.
 """
 
 import base64
@@ -21,7 +22,7 @@ ITEM = 12
 
 
 def open_and_go_silent(port: int, token: str) -> socket.socket:
-    """A raw WebSocket client that subscribes and then never reads or writes again."""
+    """A raw WebSocket client that views an item and then never reads or writes again."""
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
@@ -31,19 +32,20 @@ def open_and_go_silent(port: int, token: str) -> socket.socket:
     )
     client.sendall(request.encode())
     assert b"101" in client.recv(4096).split(b"\r\n", 1)[0]
-    payload = json.dumps({"action": "subscribe", "items": [ITEM]}).encode()
+    payload = json.dumps({"action": "view", "items": [ITEM]}).encode()
     mask = os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     client.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
     return client
 
 
-def group_members(prefix: str, group: str) -> int:
+def members(key: str) -> int:
+    """How many members the sorted set `key` of the test Redis holds."""
     db = REDIS_URL.rsplit("/", 1)[1] or "0"
     host_port = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1)
     result = subprocess.run(
-        ["redis-cli", "-h", host, "-p", port, "-n", db, "ZCARD", f"{prefix}:group:{group}"],
+        ["redis-cli", "-h", host, "-p", port, "-n", db, "ZCARD", key],
         capture_output=True,
         text=True,
         check=True,
@@ -71,15 +73,17 @@ def test_a_silent_client_is_closed_after_the_ping_timeout_and_its_membership_is_
             assert status == 200
             silent = open_and_go_silent(port, body["access"])
             try:
-                group = f"stockwire.item.{ITEM}"
+                group = f"{prefix}:group:stockwire.item.{ITEM}"
+                viewers = f"{prefix}:presence:{ITEM}"
                 deadline = time.monotonic() + 5
-                while group_members(prefix, group) != 1:
-                    assert time.monotonic() < deadline, "the subscription never joined the group"
+                while (members(group), members(viewers)) != (1, 1):
+                    assert time.monotonic() < deadline, "the view never joined the group or count"
                     time.sleep(0.05)
 
+                # Well within the presence TTL (30 s): the close itself takes the viewer out.
                 deadline = time.monotonic() + 10
-                while group_members(prefix, group) != 0:
-                    assert time.monotonic() < deadline, "the half-open socket's membership stayed"
+                while (members(group), members(viewers)) != (0, 0):
+                    assert time.monotonic() < deadline, "the half-open socket left state behind"
                     time.sleep(0.1)
             finally:
                 silent.close()
