@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.browser import DESKTOP, PHONE, item_by_sku, screenshot, shopper_page
+from tests.e2e.browser import DESKTOP, PHONE, expect_live, item_by_sku, screenshot, shopper_page
 from tests.servers import http_json, token_for
 
 PAGES = ["/", "/items/{item}/", "/orders/", "/staff/stock/"]
@@ -25,7 +25,7 @@ async def test_every_page_loads_everything_from_the_shop_itself(live_shop, brows
     page.on("request", lambda request: requested.append(request.url))
     for path in pages_of(live_shop):
         await page.goto(path)
-        await expect(page.locator("[data-live]")).to_have_attribute("data-live", "true")
+        await expect_live(page)
     foreign = [
         url for url in requested if not url.startswith((live_shop.url, live_shop.ws_url, "data:"))
     ]
@@ -37,7 +37,7 @@ async def test_text_on_every_page_meets_the_wcag_aa_contrast_ratio(live_shop, br
     page = await shopper_page(browser, live_shop.url, "staff", color_scheme=scheme)
     for path in pages_of(live_shop):
         await page.goto(path)
-        await expect(page.locator("[data-live]")).to_have_attribute("data-live", "true")
+        await expect_live(page)
         failures = await page.evaluate(CONTRAST_FAILURES)
         assert failures == [], f"{path}: {failures}"
 

@@ -152,7 +152,7 @@
         if (body.item && window.Stockwire) {
           window.Stockwire.apply({ item: body.item.id, quantity: body.item.quantity, version: body.item.version });
         }
-        say(message, "success", `Bought ${body.order.quantity} × ${itemName(id)}. Order #${body.order.id} is confirmed.`);
+        say(message, "success", `Bought ${body.order.quantity} × ${body.order.item_name}. Order #${body.order.id} is confirmed.`);
       } else if (body.error === "insufficient_stock") {
         const left = Number(body.available);
         say(message, "error", left > 0
