@@ -97,6 +97,7 @@ async def run_one(site: setups.Site, n: int, args) -> dict:
     shop = measure.Shop(site.http_ports)
     await shop.login("alice", "bob", "staff")
     await shop.restock(RESTOCK)
+    await measure.warm_up(site, shop, args.client)
     before_open = measure.resources(site)
     opened = await measure.open_subscribers(site, shop, n, args.client, args.batch)
     subscribers = opened.pop("subscribers")

@@ -22,6 +22,8 @@ PURCHASE = orjson.dumps({"quantity": 1})
 SETTLE_POLL_SECONDS = 0.05
 # Attempts to open one socket before it counts as failed (refused connections under a burst).
 OPEN_ATTEMPTS = 5
+# Sockets per server process opened and closed before the memory baseline (warm_up).
+WARM_UP_SOCKETS = 20
 
 
 class Tracker:
@@ -215,6 +217,19 @@ async def open_subscribers(site, shop: Shop, n: int, client: str, batch: int) ->
         "open_failures": failures,
         "open_retries": retries - failures * OPEN_ATTEMPTS,
     }
+
+
+async def warm_up(site, shop: Shop, client: str) -> None:
+    """Open and close a few sockets per server process before memory is measured.
+
+    What a process's first socket brings once (the hub and its channel-layer connection,
+    database connections, code run the first time) is not a cost per socket.
+    """
+    opened = await open_subscribers(site, shop, WARM_UP_SOCKETS * len(site.ws_ports), client,
+                                    batch=WARM_UP_SOCKETS)  # fmt: skip
+    for sub in opened["subscribers"]:
+        sub.ws.close()
+    await asyncio.sleep(1.0)
 
 
 def percentile(values: list[float], q: float) -> float:

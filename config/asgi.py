@@ -5,12 +5,27 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-http_application = get_asgi_application()
+django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
+from django.conf import settings  # noqa: E402
 
 from config.limits import RequestBodyLimit  # noqa: E402
 from realtime.routing import application as websocket_application  # noqa: E402
+
+
+async def shared_sync_thread_application(scope, receive, send):
+    """Django's handler without the thread of its own that it gives each request.
+
+    The request's sync code (middleware, view, ORM) then runs on asgiref's one sync thread,
+    where the consumers' database calls run too, with one long-lived database connection.
+    """
+    await django_application.handle(scope, receive, send)
+
+
+http_application = (
+    shared_sync_thread_application if settings.REQUESTS_SHARE_SYNC_THREAD else django_application
+)
 
 application = ProtocolTypeRouter(
     {"http": RequestBodyLimit(http_application), "websocket": websocket_application}

@@ -45,11 +45,12 @@ def main(argv=None) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        # Measured here: uvloop and httptools; the sans-I/O websockets protocol writes a frame
-        # without awaiting the socket unless the client has stopped reading.
+        # Measured here: uvloop and httptools; uvicorn's sans-I/O websockets protocol, with
+        # the frame writer our fan-out uses (config/websocket.py). Named, not imported: the
+        # worker imports it after the metrics folder is set.
         loop="uvloop",
         http="httptools",
-        ws="websockets-sansio",
+        ws="config.websocket:StockwireWebSocketProtocol",
         # Frames are ~60-byte JSON sent to thousands of sockets: compressing them per socket
         # costs CPU on the fan-out path and saves nothing.
         ws_per_message_deflate=False,

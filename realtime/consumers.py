@@ -18,7 +18,7 @@ from . import protocol
 from .flood import MessageBudget
 from .hub import get_hub
 from .metrics import OPEN_SOCKETS, REFUSED_SOCKETS, SUBSCRIPTIONS
-from .outbox import Outbox, text_event
+from .outbox import Outbox, frame_writer, text_event
 from .protocol import Action, CloseCode, ErrorCode, ProtocolError
 from .topics import LEGACY, item_topic, user_topic
 
@@ -58,7 +58,7 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope["user"]
         self.hub = get_hub()
-        self.outbox = Outbox(self.base_send)
+        self.outbox = Outbox(self.base_send, frame_writer(self.scope))
         self.topics: set[str] = set()
 
     async def dispatch(self, message) -> None:

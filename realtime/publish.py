@@ -16,15 +16,18 @@ from .metrics import CHANNEL_LAYER_ERRORS
 logger = logging.getLogger("stockwire.realtime")
 
 
-def stock_changed(*, item_id: int, quantity: int, version: int) -> None:
-    _deliver(
+def stock_changed(*, item_id: int, quantity: int, version: int, order=None) -> None:
+    """Announce an item's new state and, when the change sold it, the order to its buyer.
+
+    One call, one hop to the event loop: a purchase publishes everything it changed at once.
+    """
+    messages = [
         stock_message(item_id, quantity, version),
         {"topic": topics.LEGACY, "frame": protocol.legacy_update_count(item_id)},
-    )
-
-
-def order_placed(*, user_id: int, order) -> None:
-    _deliver({"topic": topics.user_topic(user_id), "frame": protocol.order(order)})
+    ]
+    if order is not None:
+        messages.append({"topic": topics.user_topic(order.user_id), "frame": protocol.order(order)})
+    _deliver(*messages)
 
 
 def stock_message(item_id: int, quantity: int, version: int) -> dict:

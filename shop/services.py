@@ -72,9 +72,6 @@ def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) ->
                 idempotency_key=idempotency_key,
             )
             _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
-            transaction.on_commit(
-                partial(publish.order_placed, user_id=user.pk, order=order), robust=True
-            )
         return order, False
     except IntegrityError:
         # A concurrent attempt with the same key committed first; ours rolled back whole.
@@ -169,7 +166,11 @@ def _record(item: Item, delta: int, reason: str, *, actor, order: Order | None =
     )
     transaction.on_commit(
         partial(
-            publish.stock_changed, item_id=item.pk, quantity=item.quantity, version=item.version
+            publish.stock_changed,
+            item_id=item.pk,
+            quantity=item.quantity,
+            version=item.version,
+            order=order,
         ),
         robust=True,
     )

@@ -2,7 +2,7 @@ import asyncio
 import uuid
 
 import pytest
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
@@ -17,14 +17,14 @@ ORIGIN = b"http://testserver"
 async def close_hub():
     """Each test's event loop gets its own hub; stop its reader when the test ends.
 
-    Also close the database connection of the thread the consumers used, so the test
-    database can be dropped at the end.
+    Also close the database connection of the thread the consumers used (on SQLite it
+    stays open between requests), so the test database can be dropped at the end.
     """
     yield
     hub = hub_module._hubs.get(asyncio.get_running_loop())
     if hub is not None:
         await hub.close()
-    await database_sync_to_async(connections.close_all)()
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture(autouse=True)

@@ -191,3 +191,56 @@ async def test_unwatching_drops_a_count_still_waiting():
     socket.open.set()
     await settle()
     assert socket.frames == ["first"]
+
+
+class Server:
+    """A socket with the server's frame writer (config/websocket.py), which can refuse."""
+
+    def __init__(self):
+        self.socket = Socket()
+        self.written: list[bytes] = []
+        self.writable = True
+
+    def write_frame(self, frame: bytes) -> bool:
+        if self.writable:
+            self.written.append(frame)
+        return self.writable
+
+    def outbox(self) -> Outbox:
+        return Outbox(self.socket.send, self.write_frame)
+
+
+async def test_a_server_frame_writer_gets_the_frame_already_encoded():
+    server = Server()
+    outbox = server.outbox()
+    outbox.watch(1)
+    outbox.push_state(1, 2, text_event("v2"))
+    assert server.written == [b"\x81\x02v2"]  # a final text frame, unmasked
+    assert server.socket.frames == []
+
+
+async def test_when_the_frame_writer_refuses_the_frame_goes_the_asgi_way_in_order():
+    server = Server()
+    outbox = server.outbox()
+    outbox.watch(1)
+    server.writable = False
+    server.socket.open.clear()  # like a paused socket: uvicorn's send waits
+    outbox.push_state(1, 2, text_event("v2"))
+    server.writable = True
+    outbox.push_event(text_event("order"))  # must not overtake v2 through the writer
+    await settle()
+    server.socket.open.set()
+    await settle()
+    assert server.written == []
+    assert server.socket.frames == ["v2", "order"]
+    outbox.push_event(text_event("next"))  # nothing waits any more: the writer again
+    assert server.written == [text_event("next")[outbox_module.ENCODED_FRAME]]
+
+
+async def test_a_closed_outbox_writes_nothing_through_the_frame_writer():
+    server = Server()
+    outbox = server.outbox()
+    outbox.watch(1)
+    outbox.close()
+    outbox.push_state(1, 2, text_event("v2"))
+    assert server.written == []
