@@ -209,6 +209,7 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CHANNEL_PREFIX,
+            "OPTIONS": {"pool_class": "config.redis_pool.ProcessConnectionPool"},
         }
     }
 
