@@ -242,4 +242,5 @@ def get_hub() -> Hub:
     hub = _hubs.get(loop)
     if hub is None:
         hub = _hubs[loop] = Hub(get_channel_layer())
+        publish.send_through(loop)
     return hub
