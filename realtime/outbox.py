@@ -6,7 +6,9 @@ version older than one it already has. Presence counts are state too, ordered by
 and coalesced the same way, apart from the item's stock.
 
 Messages are ASGI `websocket.send` events built once per change by the hub and shared by
-every socket it goes to; nothing is encoded or allocated per socket on the way out.
+every socket it goes to, with the frame already encoded; nothing is encoded or allocated per
+socket on the way out. Under Stockwire's server the encoded frame is written to the socket
+directly (config/websocket.py), under any other it is sent the ASGI way.
 """
 
 import asyncio
