@@ -101,7 +101,7 @@ NOTE = (
     "and sustained phases; the server(s), the load generator, PostgreSQL and Redis all share "
     "the machine's {nproc} cores, so CPU s of one slows the others. KiB RSS per socket = "
     "server RSS growth (all server processes) from before to after opening and subscribing "
-    "the sockets, divided by N."
+    "the sockets, divided by N; before, after 20 sockets per process were opened and closed."
 )
 
 
