@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from asgiref.testing import ApplicationCommunicator
+from channels.testing import HttpCommunicator
 from django.db import connections
 from django.db.backends.signals import connection_created
 
@@ -15,25 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def get(path: str) -> int:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 1234),
-        "server": ("testserver", 80),
-    }
-    app = ApplicationCommunicator(application, scope)
-    await app.send_input({"type": "http.request", "body": b""})
-    start = await app.receive_output(5)
-    await app.receive_output(5)
-    return start["status"]
+    request = HttpCommunicator(application, "GET", path, headers=[(b"host", b"testserver")])
+    response = await request.get_response(timeout=5)
+    return response["status"]
 
 
 @pytest.fixture
