@@ -371,7 +371,11 @@ async def test_the_shop_survives_a_database_outage_and_resumes_by_itself(
     async with websockets.connect(stock_url) as again:
         # Its token check may still queue behind a resync that began waiting on the pool
         # during the outage (see NEW_SOCKET_SECONDS).
-        hello = await next_of_type(again, "hello", NEW_SOCKET_SECONDS)
+        try:
+            hello = await next_of_type(again, "hello", NEW_SOCKET_SECONDS)
+        except TimeoutError:
+            # Seen in a few full runs (2026-11-25): accepted, yet no hello. Keep the evidence.
+            pytest.fail(f"no hello after recovery; server log:\n{server.log.read_text()[-4000:]}")
         assert hello["user"]["username"] == "alice"
     assert (await asyncio.to_thread(http, "GET", items)).status == 200
 
