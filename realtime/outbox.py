@@ -98,8 +98,14 @@ class Outbox:
         self._queue(-item_id, event)
 
     def push_event(self, event: dict) -> None:
-        """Queue a one-off message (an order confirmation, a reply) that is never coalesced."""
-        self._queue(next(_event_keys), event)
+        """Queue a one-off message (an order confirmation, a reply) that is never coalesced.
+
+        One-off messages take the ASGI path even under Stockwire's server: the frame writer
+        pays only in a fan-out, and the hello right after the handshake stays on the path
+        every ASGI server takes.
+        """
+        self._pending[next(_event_keys)] = event
+        self._wake()
 
     def close(self) -> None:
         self.closed = True
@@ -109,7 +115,7 @@ class Outbox:
 
     def _queue(self, key, event: dict) -> None:
         # Fastest: nothing waits before it, and the server writes the frame at once. This is
-        # the path of nearly every delivery, and it makes no coroutine at all.
+        # the path of nearly every fanned-out delivery, and it makes no coroutine at all.
         if (
             self._drainer is None
             and not self._pending

@@ -227,14 +227,14 @@ async def test_when_the_frame_writer_refuses_the_frame_goes_the_asgi_way_in_orde
     server.socket.open.clear()  # like a paused socket: uvicorn's send waits
     outbox.push_state(1, 2, text_event("v2"))
     server.writable = True
-    outbox.push_event(text_event("order"))  # must not overtake v2 through the writer
+    outbox.push_event(text_event("order"))  # one-off messages go the ASGI way, in order
     await settle()
     server.socket.open.set()
     await settle()
     assert server.written == []
     assert server.socket.frames == ["v2", "order"]
-    outbox.push_event(text_event("next"))  # nothing waits any more: the writer again
-    assert server.written == [text_event("next")[outbox_module.ENCODED_FRAME]]
+    outbox.push_state(1, 3, text_event("v3"))  # nothing waits any more: the writer again
+    assert server.written == [text_event("v3")[outbox_module.ENCODED_FRAME]]
 
 
 async def test_a_closed_outbox_writes_nothing_through_the_frame_writer():
@@ -244,3 +244,10 @@ async def test_a_closed_outbox_writes_nothing_through_the_frame_writer():
     outbox.close()
     outbox.push_state(1, 2, text_event("v2"))
     assert server.written == []
+
+
+async def test_one_off_messages_go_the_asgi_way_even_with_a_frame_writer():
+    server = Server()
+    outbox = server.outbox()
+    outbox.push_event(text_event("hello"))
+    assert server.written == [] and server.socket.frames == ["hello"]
