@@ -7,8 +7,9 @@ and coalesced the same way, apart from the item's stock.
 
 Messages are ASGI `websocket.send` events built once per change by the hub and shared by
 every socket it goes to, with the frame already encoded; nothing is encoded or allocated per
-socket on the way out. Under Stockwire's server the encoded frame is written to the socket
-directly (config/websocket.py), under any other it is sent the ASGI way.
+socket on the way out. Under Stockwire's server a fanned-out frame is written to the socket
+directly (config/websocket.py); one-off messages, and every message under any other server,
+are sent the ASGI way.
 """
 
 import asyncio
