@@ -54,6 +54,10 @@ class HubConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        except OSError:
+            # The client left while we were sending to it (an ASGI server raises an OSError
+            # then), as it can during connect: undo what its disconnect would have.
+            await self.disconnect(1006)
 
     async def connect(self) -> None:
         self.user = self.scope["user"]
@@ -80,10 +84,14 @@ class HubConsumer(AsyncWebsocketConsumer):
         """Answer through the Outbox, so replies keep the order of the requests."""
         self.outbox.push_event(text_event(frame))
 
-    async def accept(self, subprotocol=None, headers=None) -> None:
-        await super().accept(subprotocol, headers)
+    async def accept_with(self, greeting: str) -> None:
+        """Accept the socket; `greeting` is its first message, before anything published to
+        its topics while it was connecting (the Outbox holds that until now)."""
+        await self.accept()
         self.counted = OPEN_SOCKETS.labels(self.scope["path"].rstrip("/") or "/")
         self.counted.inc()
+        await self.send(text_data=greeting)
+        self.outbox.open()
 
     async def disconnect(self, code: int) -> None:
         # Runs even when connect() failed halfway: only undo what was done.
@@ -126,8 +134,7 @@ class StockConsumer(HubConsumer):
         self.viewing: set[int] = set()
         self.budget = MessageBudget(protocol.MESSAGES_PER_SECOND, protocol.MESSAGE_BURST)
         await self._join(user_topic(self.user.pk))
-        await self.accept()
-        self.reply(protocol.hello(self.user))
+        await self.accept_with(protocol.hello(self.user))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         if self.outbox.closed:
@@ -221,8 +228,7 @@ class LegacyCountConsumer(HubConsumer):
     async def connect(self) -> None:
         await super().connect()
         await self._join(LEGACY)
-        await self.accept()
-        self.reply(protocol.legacy_grouped(self.user.pk))
+        await self.accept_with(protocol.legacy_grouped(self.user.pk))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """The legacy protocol has no client messages; anything sent is ignored."""

@@ -10,6 +10,11 @@ every socket it goes to, with the frame already encoded; nothing is encoded or a
 socket on the way out. Under Stockwire's server a fanned-out frame is written to the socket
 directly (config/websocket.py); one-off messages, and every message under any other server,
 are sent the ASGI way.
+
+Nothing is sent before the socket is open. A socket joins its topics before it is accepted,
+so that nothing published after its greeting is missed; what arrives meanwhile waits and
+goes after the greeting (a send before the accept is an ASGI error, and would cost the
+socket every later message).
 """
 
 import asyncio
@@ -52,7 +57,16 @@ def frame_writer(scope) -> Callable[[bytes], bool] | None:
 
 
 class Outbox:
-    __slots__ = ("_drainer", "_pending", "_send", "_seqs", "_versions", "_write_frame", "closed")
+    __slots__ = (
+        "_drainer",
+        "_pending",
+        "_send",
+        "_seqs",
+        "_versions",
+        "_write_frame",
+        "closed",
+        "opened",
+    )
 
     def __init__(self, send: Send, write_frame: Callable[[bytes], bool] | None = None):
         self._send = send
@@ -65,6 +79,7 @@ class Outbox:
         # item id for its presence count (ids are positive), a unique key for one-off events.
         self._pending: dict[object, dict] = {}
         self._drainer: asyncio.Task | None = None
+        self.opened = False
         self.closed = False
 
     @property
@@ -108,6 +123,11 @@ class Outbox:
         self._pending[next(_event_keys)] = event
         self._wake()
 
+    def open(self) -> None:
+        """Start sending what waited, once the socket is accepted and greeted."""
+        self.opened = True
+        self._wake()
+
     def close(self) -> None:
         self.closed = True
         self._pending.clear()
@@ -119,6 +139,7 @@ class Outbox:
         # the path of nearly every fanned-out delivery, and it makes no coroutine at all.
         if (
             self._drainer is None
+            and self.opened
             and not self._pending
             and self._write_frame is not None
             and not self.closed
@@ -129,7 +150,7 @@ class Outbox:
         self._wake()
 
     def _wake(self) -> None:
-        if self._drainer is not None or self.closed:
+        if self._drainer is not None or self.closed or not self.opened:
             return
         # Send right now, in the caller's turn of the event loop: a socket that can take the
         # frame (nearly all of them) costs no task. Only one whose client has stopped reading

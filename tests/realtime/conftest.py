@@ -8,9 +8,17 @@ from django.db import connections
 
 from config.asgi import application
 from realtime import hub as hub_module
+from realtime.outbox import Outbox
 from tests.conftest import access_token
 
 ORIGIN = b"http://testserver"
+
+
+def opened_outbox(send, write_frame=None) -> Outbox:
+    """An Outbox of a socket that is accepted and greeted: it sends at once."""
+    outbox = Outbox(send, write_frame)
+    outbox.open()
+    return outbox
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from realtime import hub as hub_module
 from realtime.hub import Hub
-from realtime.outbox import Outbox
+from tests.realtime.conftest import opened_outbox
 
 
 class Socket:
@@ -37,7 +37,7 @@ async def test_many_sockets_share_one_membership_and_all_get_each_change():
     layer = InMemoryChannelLayer()
     hub = Hub(layer)
     sockets = [Socket() for _ in range(100)]
-    outboxes = [Outbox(socket.send) for socket in sockets]
+    outboxes = [opened_outbox(socket.send) for socket in sockets]
     for outbox in outboxes:
         outbox.watch(1)
         await hub.join("stockwire.item.1", outbox)
@@ -51,7 +51,7 @@ async def test_many_sockets_share_one_membership_and_all_get_each_change():
 async def test_the_last_socket_to_leave_ends_the_membership():
     layer = InMemoryChannelLayer()
     hub = Hub(layer)
-    first, second = Outbox(Socket().send), Outbox(Socket().send)
+    first, second = opened_outbox(Socket().send), opened_outbox(Socket().send)
     await hub.join("stockwire.item.1", first)
     await hub.join("stockwire.item.1", second)
 
@@ -67,7 +67,7 @@ async def test_memberships_are_renewed_before_the_layer_forgets_them(monkeypatch
     layer = InMemoryChannelLayer(group_expiry=1)
     hub = Hub(layer)
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     await hub.join("stockwire.item.1", outbox)
 
@@ -83,7 +83,7 @@ async def test_a_hub_closes_even_just_after_a_message_arrived():
     for attempt in range(20):
         hub = Hub(layer)
         topic = f"stockwire.item.{attempt + 1}"
-        outbox = Outbox(Socket().send)
+        outbox = opened_outbox(Socket().send)
         outbox.watch(attempt + 1)
         await hub.join(topic, outbox)
         await asyncio.sleep(0.05)  # the reader waits in receive()

@@ -1,10 +1,15 @@
 """The numbers /metrics reports move with what happens."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from prometheus_client import REGISTRY
 
-from tests.conftest import api_client
+from realtime import topics
+from realtime.hub import get_hub
+from realtime.routing import application as websocket_application
+from tests.conftest import access_token, api_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,6 +33,27 @@ async def test_open_sockets_and_subscriptions_go_up_and_down(sockets, shopper, i
     await socket.disconnect()
     assert sample("stockwire_open_sockets", endpoint="/ws/stock") == before[0]
     assert sample("stockwire_subscriptions") == before[1]
+
+
+async def test_a_client_that_leaves_while_being_greeted_is_not_left_open_or_joined(shopper):
+    connecting = asyncio.Queue()
+    connecting.put_nowait({"type": "websocket.connect"})
+
+    async def send(event):
+        if event["type"] == "websocket.send":  # the hello: the client is gone by then
+            raise ConnectionResetError("the ASGI server's OSError for a closed connection")
+
+    before = sample("stockwire_open_sockets", endpoint="/ws/stock")
+    scope = {
+        "type": "websocket",
+        "path": "/ws/stock/",
+        "query_string": f"token={access_token(shopper)}".encode(),
+        "headers": [],
+    }
+    await websocket_application(scope, connecting.get, send)
+
+    assert sample("stockwire_open_sockets", endpoint="/ws/stock") == before
+    assert topics.user_topic(shopper.pk) not in get_hub()._topics
 
 
 async def test_a_change_counts_its_fan_out_and_its_duration(sockets, shopper, item):

@@ -2,6 +2,7 @@ import asyncio
 
 from realtime import outbox as outbox_module
 from realtime.outbox import Outbox, text_event
+from tests.realtime.conftest import opened_outbox
 
 
 class Socket:
@@ -22,9 +23,23 @@ async def settle():
         await asyncio.sleep(0)
 
 
+async def test_nothing_is_sent_before_the_socket_is_open_and_then_nothing_is_lost():
+    server = Server()
+    outbox = Outbox(server.socket.send, server.write_frame)
+    outbox.watch(1)
+    outbox.push_event(text_event("order"))
+    outbox.push_state(1, 2, text_event("v2"))
+    await settle()
+    assert server.written == [] and server.socket.frames == []
+
+    outbox.open()
+    await settle()
+    assert server.socket.frames == ["order", "v2"]
+
+
 async def test_only_newer_versions_of_a_watched_item_are_sent():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
 
     outbox.push_state(1, 3, text_event("v3"))
@@ -38,7 +53,7 @@ async def test_only_newer_versions_of_a_watched_item_are_sent():
 
 async def test_a_slow_socket_gets_only_the_newest_version_once_it_catches_up():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     socket.open.clear()
     outbox.push_state(1, 1, text_event("v1"))
@@ -55,7 +70,7 @@ async def test_a_slow_socket_gets_only_the_newest_version_once_it_catches_up():
 
 async def test_a_slow_socket_does_not_hold_up_the_others():
     slow, fast = Socket(), Socket()
-    outboxes = [Outbox(slow.send), Outbox(fast.send)]
+    outboxes = [opened_outbox(slow.send), opened_outbox(fast.send)]
     slow.open.clear()
     for outbox in outboxes:
         outbox.watch(1)
@@ -67,7 +82,7 @@ async def test_a_slow_socket_does_not_hold_up_the_others():
 
 async def test_events_are_never_coalesced():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     socket.open.clear()
     outbox.push_event(text_event("order 1"))
     outbox.push_event(text_event("order 2"))
@@ -80,7 +95,7 @@ async def test_events_are_never_coalesced():
 
 async def test_unwatching_drops_a_frame_that_was_still_waiting():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     outbox.watch(2)
     socket.open.clear()
@@ -97,7 +112,7 @@ async def test_unwatching_drops_a_frame_that_was_still_waiting():
 
 async def test_a_closed_outbox_sends_nothing_more():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     outbox.close()
     outbox.push_state(1, 2, text_event("v2"))
@@ -107,7 +122,7 @@ async def test_a_closed_outbox_sends_nothing_more():
 
 async def test_a_socket_that_can_take_a_frame_gets_it_at_once_without_a_task():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     outbox.push_state(1, 2, text_event("v2"))
     assert socket.frames == ["v2"]  # no await in between: sent in the caller's turn
@@ -115,7 +130,7 @@ async def test_a_socket_that_can_take_a_frame_gets_it_at_once_without_a_task():
 
 async def test_closing_a_stuck_outbox_abandons_its_frames():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     socket.open.clear()
     outbox.push_state(1, 2, text_event("v2"))
@@ -130,7 +145,7 @@ async def test_closing_a_stuck_outbox_abandons_its_frames():
 
 async def test_an_event_and_the_stock_of_an_item_with_the_same_number_both_go_out():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     socket.open.clear()
     outbox.push_event(text_event("blocked"))
     await settle()
@@ -153,7 +168,7 @@ async def test_an_event_and_the_stock_of_an_item_with_the_same_number_both_go_ou
 
 async def test_the_outbox_drops_a_count_whose_seq_is_not_newer():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     outbox.push_presence(1, 5, text_event("seq 5"))
     outbox.push_presence(1, 3, text_event("seq 3"))  # late
@@ -165,7 +180,7 @@ async def test_the_outbox_drops_a_count_whose_seq_is_not_newer():
 
 async def test_a_slow_socket_gets_only_the_newest_count_and_its_stock_apart():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     socket.open.clear()
     outbox.push_presence(1, 1, text_event("count 1"))
@@ -181,7 +196,7 @@ async def test_a_slow_socket_gets_only_the_newest_count_and_its_stock_apart():
 
 async def test_unwatching_drops_a_count_still_waiting():
     socket = Socket()
-    outbox = Outbox(socket.send)
+    outbox = opened_outbox(socket.send)
     outbox.watch(1)
     socket.open.clear()
     outbox.push_event(text_event("first"))
@@ -206,8 +221,8 @@ class Server:
             self.written.append(frame)
         return self.writable
 
-    def outbox(self) -> Outbox:
-        return Outbox(self.socket.send, self.write_frame)
+    def outbox(self):
+        return opened_outbox(self.socket.send, self.write_frame)
 
 
 async def test_a_server_frame_writer_gets_the_frame_already_encoded():

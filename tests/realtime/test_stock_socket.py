@@ -1,16 +1,22 @@
 """The /ws/stock/ protocol through Channels' WebsocketCommunicator and the in-memory layer."""
 
+import asyncio
+import time
 from datetime import timedelta
 
 import orjson
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from prometheus_client import REGISTRY
 from rest_framework_simplejwt.tokens import AccessToken
 
+from config.asgi import application
 from realtime import hub as hub_module
-from realtime import publish
+from realtime import publish, topics
 from realtime.protocol import MAX_SUBSCRIPTIONS, MESSAGE_BURST
-from tests.conftest import api_client
+from tests.conftest import access_token, api_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,6 +71,85 @@ async def test_hello_names_the_user_and_the_reconnect_backoff_the_server_wants(
         "user": {"id": shopper.pk, "username": "alice"},
         "reconnect": {"base_ms": 500, "cap_ms": 60000},
     }
+
+
+@pytest.fixture
+def joins_held(monkeypatch):
+    """The channel layer, with the hub's join of `group` made but its answer held.
+
+    The window of a socket still connecting: the hub is in the group, so what is published
+    to it reaches the hub, but the socket has not been accepted yet.
+    """
+    layer = get_channel_layer()
+    group_add = layer.group_add
+    joined, release = asyncio.Event(), asyncio.Event()
+    held: list[str] = []
+
+    async def held_group_add(group, channel):
+        await group_add(group, channel)
+        if group in held:
+            joined.set()
+            await release.wait()
+
+    monkeypatch.setattr(layer, "group_add", held_group_add)
+
+    def hold(group: str):
+        held.append(group)
+        return joined, release
+
+    return hold
+
+
+async def fanned_out_after(kind: str, count: float) -> None:
+    """Wait until this process's hub has handed more than `count` messages of `kind` on."""
+    deadline = time.monotonic() + 2
+    while fanned_out(kind) <= count:
+        assert time.monotonic() < deadline, f"the hub fanned out no {kind} message"
+        await asyncio.sleep(0.01)
+
+
+def fanned_out(kind: str) -> float:
+    sample = "stockwire_messages_fanned_out_total"
+    return REGISTRY.get_sample_value(sample, {"kind": kind}) or 0
+
+
+async def first_two_messages_of_a_socket_connecting_across_a_purchase(
+    hold, path, group, shopper, item
+):
+    """Open a socket whose join of `group` is held while a purchase is published to it: a
+    real server refuses a send before the accept, and the socket would go silent."""
+    joined, release = hold(group)
+    socket = WebsocketCommunicator(application, f"{path}?token={access_token(shopper)}")
+    connecting = asyncio.create_task(socket.connect())
+    await asyncio.wait_for(joined.wait(), 2)
+    events = fanned_out("event")
+    await purchase_through_api(shopper, item)
+    await fanned_out_after("event", events)
+    release.set()
+    try:
+        assert await connecting == (True, None)
+        return await receive(socket), await receive(socket)
+    finally:
+        await socket.disconnect()
+
+
+async def test_an_order_published_while_a_socket_connects_comes_after_its_hello(
+    joins_held, shopper, item
+):
+    first, then = await first_two_messages_of_a_socket_connecting_across_a_purchase(
+        joins_held, "/ws/stock/", topics.user_topic(shopper.pk), shopper, item
+    )
+    assert (first["type"], then["type"]) == ("hello", "order")
+
+
+async def test_an_update_count_published_while_a_legacy_socket_connects_comes_after_grouped(
+    joins_held, shopper, item
+):
+    first, then = await first_two_messages_of_a_socket_connecting_across_a_purchase(
+        joins_held, "/notification/count", topics.LEGACY, shopper, item
+    )
+    assert first == {"grouped": str(shopper.pk)}
+    assert then == {"text": "UPDATE_COUNT", "item": item.pk}
 
 
 async def test_a_socket_without_credentials_is_closed_with_4401(sockets):
