@@ -6,25 +6,30 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= $(shell nproc)
 
-# The ASGI server and its options: config/server.py.
+# The demo project (demo/config, demo/shop) runs from the repository and is not installed;
+# the reusable app, stockwire/, is installed editable with all its extras.
+export PYTHONPATH := $(CURDIR)/demo
+MANAGE := $(PY) demo/manage.py
+
+# The ASGI server and its options: demo/config/server.py.
 SERVER := $(PY) -m config.server
 
 .PHONY: run serve test lint clean bench
 
-$(VENV)/.runtime: pyproject.toml
+$(VENV)/.runtime: pyproject.toml requirements/demo.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[all]" -r requirements/demo.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime
-	$(PY) -m pip install --quiet -e ".[dev]"
+$(VENV)/.dev: $(VENV)/.runtime requirements/test.txt
+	$(PY) -m pip install --quiet -r requirements/test.txt
 	touch $@
 
 run: export DEBUG ?= true
 run: $(VENV)/.runtime
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
+	$(MANAGE) migrate --noinput
+	$(MANAGE) load_demo
 	@echo
 	@echo "  Stockwire is at http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo
@@ -36,9 +41,9 @@ serve: export DEBUG = false
 serve: export ALLOWED_HOSTS ?= $(HOST),localhost,127.0.0.1
 serve: $(VENV)/.runtime .secret-key
 	$(eval export SECRET_KEY ?= $(shell cat .secret-key))
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py check --deploy --fail-level WARNING
+	$(MANAGE) migrate --noinput
+	$(MANAGE) collectstatic --noinput -v0
+	$(MANAGE) check --deploy --fail-level WARNING
 	$(SERVER) --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 # A key of this checkout's own when SECRET_KEY is not set; never committed. Hosts that share
@@ -65,13 +70,13 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3* .test-db*.sqlite3* staticfiles
+	rm -rf $(VENV) demo/db.sqlite3* demo/.test-db*.sqlite3* demo/staticfiles build
 
 # The benchmark harness (bench/): every set-up at N = 1000, 5000, 10000 side by side, results
 # in bench/results/. QUICK=1 is the smoke run (N = 200, under a minute). More options through
 # BENCH_ARGS, e.g. BENCH_ARGS="--setup redis-core --subscribers 5000"; see python -m bench -h.
-$(VENV)/.bench: $(VENV)/.runtime
-	$(PY) -m pip install --quiet -e ".[bench]"
+$(VENV)/.bench: $(VENV)/.runtime requirements/bench.txt
+	$(PY) -m pip install --quiet -r requirements/bench.txt
 	touch $@
 
 bench: $(VENV)/.bench

@@ -22,7 +22,7 @@ from .procs import open_file_limit
 
 FULL_N = (1000, 5000, 10000)
 # Each legacy client holds a socket and an HTTP connection: 10,000 of them pass the
-# 20,000 open files a process may have (pitfall 21).
+# 20,000 open files a process may have on our machines.
 LEGACY_MAX_N = 5000
 RESTOCK = 1_000_000  # the API's largest quantity: enough for every change of a run
 LOG_ALARMS = re.compile(r"ERROR|CRITICAL|Traceback|WARNING|over capacity|Exception", re.I)

@@ -210,7 +210,7 @@ async def connect_library_ws(host, port, path, on_text, on_close=None) -> Librar
 class HttpConnection(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection, one request at a time; reconnects when closed.
 
-    uvicorn closes idle keep-alive connections after 5 s (pitfall 22): a request on a closed
+    uvicorn closes idle keep-alive connections after 5 s by default: a request on a closed
     connection reconnects first.
     """
 

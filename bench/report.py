@@ -51,7 +51,7 @@ def code_digest() -> str:
     """A digest of the code under test: the repository changes while benchmarks run."""
     digest = hashlib.sha256()
     root = RESULTS.parent.parent
-    for package in ("config", "realtime", "shop"):
+    for package in ("stockwire", "demo"):
         for path in sorted((root / package).rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return digest.hexdigest()[:16]

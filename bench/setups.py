@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 def raise_open_file_limit() -> None:
-    """Soft limit up to the hard limit (20,000 here; pitfall 21); children inherit it."""
+    """Soft limit up to the hard limit (20,000 on our machines); children inherit it."""
     import resource
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -58,6 +58,8 @@ def _django_env(**overrides: str) -> dict[str, str]:
     drop = {"DATABASE_URL", "REDIS_URL", "REDIS_LAYER", "CHANNEL_PREFIX", "DEBUG"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
+        # The demo project is not installed: its server imports it from the repository.
+        PYTHONPATH=str(ROOT / "demo"),
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1",
@@ -72,11 +74,11 @@ def _django_env(**overrides: str) -> dict[str, str]:
 
 def _manage(env: dict[str, str], *args: str) -> None:
     result = subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        [PYTHON, "demo/manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
     if result.returncode:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr}")
+        raise RuntimeError(f"demo/manage.py {' '.join(args)} failed:\n{result.stderr}")
 
 
 def server_command(port: int) -> list[str]:

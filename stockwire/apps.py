@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class StockwireConfig(AppConfig):
+    name = "stockwire"
+    verbose_name = "Stockwire live stock"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,144 @@
+"""Who is on the other end of a WebSocket, and may they connect at all.
+
+A socket authenticates with `?token=<access JWT>` or with the browser's session cookie. A
+cookie is sent by the browser to any site's WebSocket, so a cookie-authenticated socket must
+come from one of our own origins (cross-site WebSocket hijacking); a token is proof enough
+without an Origin (scripts, apps), but a foreign Origin is refused either way.
+
+With STOCKWIRE["ANONYMOUS"], a socket with no credentials (or a session that is not logged
+in) gets an AnonymousUser and may watch stock; a token that does not verify is refused all
+the same. `?token=` needs djangorestframework-simplejwt (the `jwt` extra).
+
+A refused socket is accepted and closed at once with a 44xx code, so clients can tell why,
+and the refusal is logged once, without the query string (it may hold a token).
+"""
+
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import get_user as get_session_user
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
+from django.utils.module_loading import import_string
+
+from .conf import stockwire_settings
+from .errors import DATABASE_ERRORS
+from .metrics import REFUSED_SOCKETS
+from .protocol import CloseCode
+
+logger = logging.getLogger("stockwire.auth")
+
+
+class Refused(Exception):
+    def __init__(self, code: CloseCode, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def StockwireAuthMiddlewareStack(inner):
+    """Wrap the WebSocket routes: the scope gets its `user`, or the socket is refused."""
+    return WebSocketAuthMiddleware(inner)
+
+
+class WebSocketAuthMiddleware:
+    """Puts the authenticated `user` in the scope, or refuses the socket."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        try:
+            user = await authenticate(scope)
+        except Refused as refusal:
+            logger.info(
+                "websocket refused: %s (close %d) client=%s path=%s",
+                refusal.reason,
+                refusal.code,
+                _client(scope),
+                scope.get("path"),
+            )
+            REFUSED_SOCKETS.labels(refusal.reason.replace(" ", "_")).inc()
+            return await _refuse(receive, send, refusal.code)
+        return await self.app(dict(scope, user=user), receive, send)
+
+
+async def authenticate(scope):
+    origin = _header(scope, b"origin")
+    if origin is not None and not origin_allowed(origin):
+        raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
+    token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+    if token:
+        return await _user_for_token(token[0])
+    session_key = _cookie(scope, settings.SESSION_COOKIE_NAME)
+    if session_key:
+        if origin is None:
+            raise Refused(CloseCode.FORBIDDEN_ORIGIN, "cookie without origin")
+        try:
+            user = await get_session_user({"session": _session_store(session_key)})
+        except DATABASE_ERRORS:
+            raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
+        if user.is_authenticated and user.is_active:
+            return user
+        if stockwire_settings.ANONYMOUS:
+            return AnonymousUser()
+        raise Refused(CloseCode.UNAUTHORIZED, "session not logged in")
+    if stockwire_settings.ANONYMOUS:
+        return AnonymousUser()
+    raise Refused(CloseCode.UNAUTHORIZED, "no credentials")
+
+
+def origin_allowed(origin: str) -> bool:
+    """The same rule as Django's Host check: the origin's domain, without port, in ALLOWED_HOSTS."""
+    domain, _port = split_domain_port(urlsplit(origin).netloc)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)
+
+
+@database_sync_to_async
+def _user_for_token(raw: str):
+    try:
+        from rest_framework.exceptions import AuthenticationFailed
+        from rest_framework_simplejwt.authentication import JWTAuthentication
+        from rest_framework_simplejwt.exceptions import TokenError
+    except ImportError:
+        raise Refused(CloseCode.UNAUTHORIZED, "token auth not installed") from None
+    jwt = JWTAuthentication()
+    try:
+        return jwt.get_user(jwt.get_validated_token(raw.encode()))
+    except (TokenError, AuthenticationFailed):
+        raise Refused(CloseCode.UNAUTHORIZED, "invalid token") from None
+    except DATABASE_ERRORS:
+        raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
+
+
+def _session_store(session_key: str):
+    return import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
+
+
+async def _refuse(receive, send, code: CloseCode) -> None:
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close", "code": code})
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _cookie(scope, name: str) -> str | None:
+    return parse_cookie(_header(scope, b"cookie") or "").get(name) or None
+
+
+def _client(scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "-"

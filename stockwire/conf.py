@@ -1,0 +1,57 @@
+"""Stockwire's settings: one dict, `STOCKWIRE`, in the project's settings.
+
+Read each time they are used, so `override_settings` and the `settings` fixture work; an
+unset key has the default below. docs/integrating.md documents every key, and
+stockwire/checks.py refuses values that cannot work.
+"""
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Where stock lives: a model of the shop's ("app_label.Model") with two integer fields...
+    "MODEL": None,
+    "QUANTITY_FIELD": "quantity",
+    "VERSION_FIELD": "version",
+    # ...or a dotted path to `levels(ids) -> {id: (quantity, version)}` for stock kept
+    # elsewhere (another table, a sum over warehouses). Wins over MODEL for reads.
+    "SOURCE": None,
+    # Visitors who are not logged in may watch stock on /ws/stock/ (public catalog pages).
+    "ANONYMOUS": False,
+    # The bound on staleness when a notification is lost: each process reads the versions of
+    # the items its sockets watch this often (one query) and pushes what is newer.
+    "RESYNC_SECONDS": 2.0,
+    # Enough for any page of a shop; bounds what one socket can make the server track.
+    "MAX_SUBSCRIPTIONS": 200,
+    # A page sends a subscribe on load and a ping every 25 s; a burst of 30 and 10 a second
+    # after that is far above any honest client. Past it, a socket is closed with 4429.
+    "MESSAGE_BURST": 30,
+    "MESSAGES_PER_SECOND": 10.0,
+    # Presence: each process renews its viewers every REFRESH seconds; a viewer not renewed
+    # for TTL seconds (its process died) stops counting. Three refreshes fit in a TTL.
+    "PRESENCE_TTL_SECONDS": 30.0,
+    "PRESENCE_REFRESH_SECONDS": 10.0,
+    # Presence counts shared by every process (redis://...); unset, each process counts its own.
+    "REDIS_URL": None,
+    # Prefix of the presence keys in Redis; processes sharing Redis and prefix are one site.
+    "KEY_PREFIX": "stockwire",
+    # The backoff clients are told to use after a drop (full jitter between 0 and
+    # min(cap, base * 2^attempt)); a higher cap spreads a reconnect storm over longer.
+    "RECONNECT_BASE_MS": 500,
+    "RECONNECT_CAP_MS": 15000,
+}
+
+
+class StockwireSettings:
+    """`stockwire_settings.RESYNC_SECONDS`: the project's value, or the default."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            default = DEFAULTS[name]
+        except KeyError:
+            raise AttributeError(f"Stockwire has no setting {name!r}") from None
+        return getattr(settings, "STOCKWIRE", {}).get(name, default)
+
+
+stockwire_settings = StockwireSettings()

@@ -1,0 +1,103 @@
+"""The one way stock changes and user messages leave a process: after commit, through the
+channel layer, to one hub per process (stockwire/hub.py).
+
+Each frame is encoded once, here; no receiver encodes it again or queries the database.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from concurrent.futures import Future
+from functools import partial
+
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.layers import DEFAULT_CHANNEL_LAYER, get_channel_layer
+from django.db import transaction
+
+from . import messages, protocol, topics
+from .metrics import CHANNEL_LAYER_ERRORS
+
+logger = logging.getLogger("stockwire.publish")
+
+
+class Publisher:
+    """Sends messages to groups of the channel layer without making its caller wait.
+
+    In a server, sync code (a view, a service) runs on a thread of asgiref's while the
+    server's event loop waits for it; the messages go to that loop and the thread goes on,
+    so a buyer's answer does not wait for Redis. Outside a server (a command, the shell)
+    there is no such loop, and sending waits.
+    """
+
+    def __init__(self, alias: str = DEFAULT_CHANNEL_LAYER):
+        self.alias = alias
+
+    def send(self, *sends: tuple[str, dict]) -> None:
+        """Send each (group, message); failures are logged and counted, never raised."""
+        loop = _loop_of_this_thread()
+        if loop is not None:
+            sending = asyncio.run_coroutine_threadsafe(self._send_all(sends), loop)
+            sending.add_done_callback(partial(_check_sent, sends))
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:  # async code of the server's own loop
+            task = asyncio.ensure_future(self._send_all(sends))
+            task.add_done_callback(partial(_check_sent, sends))
+            return
+        try:
+            async_to_sync(self._send_all)(sends)
+        except Exception as error:
+            _failed(sends, error)
+
+    async def _send_all(self, sends: Iterable[tuple[str, dict]]) -> None:
+        layer = get_channel_layer(self.alias)
+        for group, message in sends:
+            await layer.group_send(group, message)
+
+
+publisher = Publisher()
+
+
+def publish_stock(item_id: int, quantity: int, version: int, *, using: str | None = None) -> None:
+    """Tell every watcher of the item its new state, once the current transaction commits.
+
+    For stock changed other than by take() and give(); `version` must grow with each change.
+    """
+    sends = (
+        (topics.item_topic(item_id), messages.stock_changed(item_id, quantity, version)),
+        (topics.LEGACY, messages.legacy_update_count(item_id)),
+    )
+    transaction.on_commit(partial(publisher.send, *sends), using=using, robust=True)
+
+
+def notify_user(user_id: int, message: dict, *, using: str | None = None) -> None:
+    """Send `message` (a JSON object with a "type") to every open socket of a user, once the
+    current transaction commits."""
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise ValueError('A user message is a dict with a "type" string.')
+    if message["type"] in protocol.RESERVED_TYPES:
+        raise ValueError(f"{message['type']!r} is a type of Stockwire's own protocol.")
+    send = (topics.user_topic(user_id), messages.user_message(user_id, message))
+    transaction.on_commit(partial(publisher.send, send), using=using, robust=True)
+
+
+def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+    """The event loop waiting for this thread's sync code, when a server runs it."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    return loop if loop is not None and loop.is_running() else None
+
+
+def _check_sent(sends, sending: Future) -> None:
+    if sending.cancelled():
+        _failed(sends, None, "(the server stopped first)")
+    elif (error := sending.exception()) is not None:
+        _failed(sends, error)
+
+
+def _failed(sends, error: BaseException | None, why: str = "") -> None:
+    # The change is committed; the hubs' resync brings it to subscribers within seconds.
+    CHANNEL_LAYER_ERRORS.labels("group_send").inc()
+    logger.error("could not publish to %s %s", [group for group, _ in sends], why, exc_info=error)

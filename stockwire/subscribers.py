@@ -1,0 +1,117 @@
+"""This process's sockets by topic, and what each message type does for them.
+
+The hub hands every message from the channel layer to the handler its `type` names; the
+resync and presence hand theirs here too. A handler builds the ASGI event once and pushes it
+to each local socket's Outbox: nothing is encoded, queried or allocated per socket.
+"""
+
+import time
+
+from . import messages, topics
+from .metrics import FANOUT_SECONDS, MESSAGES_FANNED_OUT
+from .outbox import Outbox, text_event
+
+STOCK_FANNED_OUT = MESSAGES_FANNED_OUT.labels("stock")
+EVENTS_FANNED_OUT = MESSAGES_FANNED_OUT.labels("event")
+PRESENCE_FANNED_OUT = MESSAGES_FANNED_OUT.labels("presence")
+
+
+class Subscribers:
+    def __init__(self):
+        self._topics: dict[str, set[Outbox]] = {}
+        # item id -> newest version fanned out here.
+        self._latest: dict[int, int] = {}
+        # item id -> (seq, event) of the newest presence count of a watched item.
+        self._counts: dict[int, tuple[int, dict]] = {}
+        self.handlers = {
+            messages.STOCK_CHANGED: self.stock_changed,
+            messages.LEGACY_UPDATE_COUNT: self.legacy_update_count,
+            messages.USER_MESSAGE: self.user_message,
+            messages.PRESENCE_COUNT: self.presence_count,
+        }
+
+    def add(self, topic: str, outbox: Outbox) -> bool:
+        """Add a socket to a topic; True if it is the topic's first here."""
+        members = self._topics.setdefault(topic, set())
+        members.add(outbox)
+        return len(members) == 1
+
+    def remove(self, topic: str, outbox: Outbox) -> bool:
+        """Take a socket off a topic; True if it was the topic's last here."""
+        members = self._topics.get(topic)
+        if members is None:
+            return False
+        members.discard(outbox)
+        if members:
+            return False
+        del self._topics[topic]
+        item = topics.item_of(topic)
+        if item is not None:
+            self._latest.pop(item, None)
+            self._counts.pop(item, None)
+        return True
+
+    def has(self, topic: str) -> bool:
+        return topic in self._topics
+
+    def watched_items(self) -> list[int]:
+        return [item for topic in self._topics if (item := topics.item_of(topic)) is not None]
+
+    def is_newer(self, item_id: int, version: int) -> bool:
+        return version > self._latest.get(item_id, 0)
+
+    def send_presence(self, item_id: int, outbox: Outbox) -> bool:
+        """Give a new subscriber the item's count; False if this process has none yet."""
+        count = self._counts.get(item_id)
+        if count is None:
+            return False
+        outbox.push_presence(item_id, *count)
+        return True
+
+    def dispatch(self, message: dict) -> None:
+        """Run the handler of the message's type; an unknown type is a bug of the sender."""
+        self.handlers[message["type"]](message)
+
+    def stock_changed(self, message: dict) -> None:
+        item_id, version = message["item"], message["version"]
+        members = self._topics.get(topics.item_topic(item_id))
+        if not members:
+            return
+        if version > self._latest.get(item_id, 0):
+            self._latest[item_id] = version
+        event = text_event(message["frame"])
+        for outbox in members:
+            outbox.push_state(item_id, version, event)
+        STOCK_FANNED_OUT.inc(len(members))
+        if message.get("published_at"):
+            FANOUT_SECONDS.observe(time.time() - message["published_at"])
+
+    def legacy_update_count(self, message: dict) -> None:
+        self._fan_out_event(topics.LEGACY, message)
+
+    def user_message(self, message: dict) -> None:
+        self._fan_out_event(topics.user_topic(message["user"]), message)
+
+    def presence_count(self, message: dict) -> None:
+        item_id, seq = message["item"], message["seq"]
+        members = self._topics.get(topics.item_topic(item_id))
+        if not members:
+            return
+        count = self._counts.get(item_id)
+        # Every local subscriber already has the count held here (or it is on its way).
+        if count is not None and seq <= count[0]:
+            return
+        event = text_event(message["frame"])
+        self._counts[item_id] = (seq, event)
+        for outbox in members:
+            outbox.push_presence(item_id, seq, event)
+        PRESENCE_FANNED_OUT.inc(len(members))
+
+    def _fan_out_event(self, topic: str, message: dict) -> None:
+        members = self._topics.get(topic)
+        if not members:
+            return
+        event = text_event(message["frame"])
+        for outbox in members:
+            outbox.push_event(event)
+        EVENTS_FANNED_OUT.inc(len(members))

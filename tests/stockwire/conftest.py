@@ -1,0 +1,72 @@
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections
+
+from config.asgi import application
+from stockwire.outbox import Outbox
+from stockwire.runtime import current_delivery
+from tests.conftest import access_token
+
+ORIGIN = b"http://testserver"
+
+
+def opened_outbox(send, write_frame=None) -> Outbox:
+    """An Outbox of a socket that is accepted and greeted: it sends at once."""
+    outbox = Outbox(send, write_frame)
+    outbox.open()
+    return outbox
+
+
+@pytest.fixture(autouse=True)
+async def close_delivery():
+    """Each test's event loop gets its own delivery (hub, presence, resync); stop it after.
+
+    Also close the database connection of the thread the consumers used (on SQLite it
+    stays open between requests), so the test database can be dropped at the end.
+    """
+    yield
+    delivery = current_delivery()
+    if delivery is not None:
+        await delivery.close()
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture(autouse=True)
+def presence_keys_of_its_own(settings):
+    """On Redis, each test counts viewers under presence keys of its own.
+
+    Item and user ids repeat across runs; the channel layer keeps the run's prefix.
+    """
+    settings.STOCKWIRE = {
+        **settings.STOCKWIRE,
+        "KEY_PREFIX": f"{settings.STOCKWIRE['KEY_PREFIX']}-{uuid.uuid4().hex[:8]}",
+    }
+
+
+@pytest.fixture
+async def sockets():
+    """Open WebSocket clients; every one is disconnected when the test ends."""
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_socket(path="/ws/stock/", *, user=None, token=None, origin=ORIGIN, cookie=None):
+        if user is not None:
+            token = access_token(user)
+        if token is not None:
+            path = f"{path}?token={token}"
+        headers = []
+        if origin is not None:
+            headers.append((b"origin", origin))
+        if cookie is not None:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        connected, _ = await communicator.connect()
+        assert connected
+        return communicator
+
+    yield open_socket
+    for communicator in opened:
+        await communicator.disconnect()
