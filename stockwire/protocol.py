@@ -133,7 +133,8 @@ def encode(message) -> str:
 
 
 def hello(user) -> str:
-    """The greeting, with the reconnect backoff the server wants clients to use after a drop.
+    """The greeting: the reconnect backoff the server wants clients to use after a drop, and
+    how many items a socket may watch.
 
     `user` is null for a visitor who is not logged in (STOCKWIRE["ANONYMOUS"]).
     """
@@ -147,6 +148,7 @@ def hello(user) -> str:
                 "base_ms": stockwire_settings.RECONNECT_BASE_MS,
                 "cap_ms": stockwire_settings.RECONNECT_CAP_MS,
             },
+            "max_subscriptions": stockwire_settings.MAX_SUBSCRIPTIONS,
         }
     )
 

@@ -71,6 +71,7 @@ async def test_hello_names_the_user_and_the_reconnect_backoff_the_server_wants(
         "type": "hello",
         "user": {"id": shopper.pk, "username": "alice"},
         "reconnect": {"base_ms": 500, "cap_ms": 60000},
+        "max_subscriptions": 200,
     }
 
 

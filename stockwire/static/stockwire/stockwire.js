@@ -22,8 +22,8 @@
   const PING_EVERY_MS = 25000;
   // Two pings without any answer: the connection is dead even if TCP has not noticed yet.
   const SILENCE_LIMIT_MS = 60000;
-  // STOCKWIRE["MAX_SUBSCRIPTIONS"]'s default: the server refuses to watch more per socket.
-  const MAX_SUBSCRIPTIONS = 200;
+  // Until hello says the server's own (STOCKWIRE["MAX_SUBSCRIPTIONS"]): items one socket may watch.
+  let maxSubscriptions = 200;
   // Close codes after which retrying cannot help (stockwire/protocol.py CloseCode).
   const UNAUTHORIZED = 4401;
   const FORBIDDEN_ORIGIN = 4403;
@@ -79,7 +79,7 @@
 
   /** The ids of the items shown under `root`: unique, valid, and no more than the server allows. */
   function pageItems(root = document) {
-    return idsOf(root, "[data-stock-item]", "stockItem").slice(0, MAX_SUBSCRIPTIONS);
+    return idsOf(root, "[data-stock-item]", "stockItem").slice(0, maxSubscriptions);
   }
 
   /** Open the socket and keep it open until close() or a refusal; returns {state, close()}. */
@@ -178,10 +178,11 @@
         case "hello": {
           attempt = 0; // The server is healthy again: the next drop starts from a short delay.
           if (message.reconnect) backoff = message.reconnect; // the operators' word wins
+          if (message.max_subscriptions) maxSubscriptions = message.max_subscriptions;
           // Viewed items first: they are what the page is about. `view` subscribes to them too.
-          const viewed = idsOf(root, "[data-view-item]", "viewItem").slice(0, MAX_SUBSCRIPTIONS);
+          const viewed = idsOf(root, "[data-view-item]", "viewItem").slice(0, maxSubscriptions);
           const others = pageItems(root).filter((id) => !viewed.includes(id));
-          const items = others.slice(0, MAX_SUBSCRIPTIONS - viewed.length);
+          const items = others.slice(0, maxSubscriptions - viewed.length);
           pending = new Set([...viewed, ...items]);
           // The answer is a snapshot of every item: it resyncs whatever changed while we were away.
           if (viewed.length) send({ action: "view", items: viewed });
