@@ -125,7 +125,8 @@ async def _refuse(receive, send, code: CloseCode) -> None:
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.accept"})
-        await send({"type": "websocket.close", "code": code})
+        # A plain int: daphne (autobahn) refuses an IntEnum and closes with 1011 instead.
+        await send({"type": "websocket.close", "code": int(code)})
 
 
 def _header(scope, name: bytes) -> str | None:

@@ -156,7 +156,7 @@ class StockConsumer(HubConsumer):
             self.close_reason = "flood"
             REFUSED_SOCKETS.labels("flood").inc()
             self.outbox.close()
-            await self.close(code=CloseCode.TOO_MANY_MESSAGES)
+            await self.close(code=int(CloseCode.TOO_MANY_MESSAGES))
             return
         try:
             if text_data is None:
@@ -193,7 +193,7 @@ class StockConsumer(HubConsumer):
             # No snapshot, no promise: the client reconnects with backoff and subscribes again.
             self.close_reason = "database unavailable"
             self.outbox.close()
-            await self.close(code=CloseCode.SERVICE_UNAVAILABLE)
+            await self.close(code=int(CloseCode.SERVICE_UNAVAILABLE))
             return
         unknown = [item for item in new if item not in levels]
         for item in unknown:
@@ -241,7 +241,7 @@ class LegacyCountConsumer(HubConsumer):
         if not self.scope["user"].is_authenticated:
             REFUSED_SOCKETS.labels("no_credentials").inc()
             await self.accept()
-            await self.close(code=CloseCode.UNAUTHORIZED)
+            await self.close(code=int(CloseCode.UNAUTHORIZED))
             return
         await super().connect()
         await self._join(LEGACY)
@@ -258,4 +258,4 @@ class UnknownPathConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
-        await self.close(code=CloseCode.NOT_FOUND)
+        await self.close(code=int(CloseCode.NOT_FOUND))

@@ -50,7 +50,10 @@ class ErrorCode(StrEnum):
 
 
 class CloseCode(IntEnum):
-    """Close codes in the 4000-4999 range that applications own, modelled on HTTP statuses."""
+    """Close codes in the 4000-4999 range that applications own, modelled on HTTP statuses.
+
+    Sent as int(code): some servers (daphne) accept nothing but a plain int.
+    """
 
     UNAUTHORIZED = 4401
     FORBIDDEN_ORIGIN = 4403
