@@ -79,12 +79,13 @@ def _change(item_id: int, delta: int) -> tuple[int, int]:
     quote = connection.ops.quote_name
     quantity, version = (quote(meta.get_field(name).column) for name in _field_names())
     where = f"{quote(meta.pk.column)} = %s"
-    params: list[int] = [delta, item_id]
+    params: list[int] = [abs(delta), item_id]
     if delta < 0:
         where += f" AND {quantity} >= %s"
         params.append(-delta)
+    sign = "-" if delta < 0 else "+"
     update = (
-        f"UPDATE {quote(meta.db_table)} SET {quantity} = {quantity} + %s, "
+        f"UPDATE {quote(meta.db_table)} SET {quantity} = {quantity} {sign} %s, "
         f"{version} = {version} + 1 WHERE {where}"
     )
     with connection.cursor() as cursor:

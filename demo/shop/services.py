@@ -61,7 +61,7 @@ def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) ->
                 raise InsufficientStock(
                     item_id, requested=quantity, available=error.available
                 ) from None
-            item = Item.objects.only("name", "price").get(pk=item_id)
+            item = Item.objects.get(pk=item_id)
             item.quantity, item.version = after
             order = Order.objects.create(
                 user=user,

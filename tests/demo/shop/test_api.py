@@ -1,5 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from shop import services
 from shop.models import Item, Order
@@ -106,6 +108,18 @@ def test_purchase_returns_the_order_and_the_item_after_it(shopper, item):
         "unit_price": "89.00",
     }
     assert body["item"]["quantity"] == 8 and body["item"]["version"] == 2
+
+
+def test_a_purchase_reads_and_writes_the_database_a_fixed_number_of_times(shopper, item):
+    """The buyer (1), the sale with its new level (1), the item (1), the order and its
+    audit row (2), in one transaction: nothing grows with the catalog or with the answer."""
+    client = api_client(shopper)
+    with CaptureQueriesContext(connection) as captured:
+        assert purchase(client, item.pk, {"quantity": 1}).status_code == 201
+    statements = [query["sql"].split()[0] for query in captured.captured_queries]
+    # (Savepoints only because the test itself runs in a transaction.)
+    work = [kind for kind in statements if kind not in ("SAVEPOINT", "RELEASE")]
+    assert work == ["SELECT", "UPDATE", "SELECT", "INSERT", "INSERT"]
 
 
 def test_purchase_beyond_stock_is_409_with_what_is_available(shopper, item):
