@@ -22,6 +22,12 @@ PING_TIMEOUT = float(os.environ.get("WS_PING_TIMEOUT", 20))
 # Larger frames are refused with close code 1009 (message too big).
 MAX_FRAME_BYTES = 16 * 1024
 
+# An idle HTTP keep-alive connection stays open this long. Longer than any client keeps one
+# idle (deploy/nginx.conf's upstream keepalive_timeout is 60 s; browsers' pools are shorter),
+# so the client always closes first: at uvicorn's default of 5 s, a request sent just as the
+# server closed the connection was lost (nginx answers a POST lost that way with a 502).
+KEEP_ALIVE_SECONDS = float(os.environ.get("KEEP_ALIVE_SECONDS", 75))
+
 # On SIGTERM: stop accepting, close sockets with 1012 (service restart) so clients reconnect
 # to another process at once, and give in-flight requests this long to finish.
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -60,6 +66,7 @@ def main(argv=None) -> None:
         # Channels' router has no lifespan protocol.
         lifespan="off",
         access_log=args.access_log,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 

@@ -1,13 +1,17 @@
 """The served product over real sockets: uvicorn, HTTP and WebSocket clients in other tasks."""
 
 import asyncio
+import http.client
 import json
+import re
+import time
 import urllib.request
 
 import pytest
 import websockets
 
-from tests.servers import demo_shop_env, http_json, running_server, token_for
+from config.server import KEEP_ALIVE_SECONDS
+from tests.servers import ROOT, demo_shop_env, http_json, running_server, token_for
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +98,24 @@ async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_se
         metrics = await asyncio.to_thread(_get_text, f"{demo_server.url}/metrics")
     assert 'stockwire_open_sockets{endpoint="/ws/stock"} 1.0' in metrics
     assert 'stockwire_purchases_total{outcome="sold"}' in metrics
+
+
+def test_an_idle_keep_alive_connection_still_answers_after_uvicorns_default_5_s(demo_server):
+    """A client that reuses its connection after a pause (nginx, a browser) is answered, not
+    reset: the server keeps idle connections longer than its clients do."""
+    connection = http.client.HTTPConnection(demo_server.url.removeprefix("http://"), timeout=10)
+    connection.request("GET", "/healthz")
+    assert connection.getresponse().read() == b'{"status": "ok"}'
+    socket = connection.sock
+    time.sleep(6)  # idle is what is under test: past uvicorn's default keep-alive (5 s)
+    connection.request("GET", "/healthz")
+    assert connection.getresponse().status == 200
+    assert connection.sock is socket, "the server closed the idle connection"
+    connection.close()
+
+
+def test_nginx_lets_go_of_idle_upstream_connections_before_the_app_does():
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    upstream = re.search(r"upstream stockwire \{(.*?)\}", config, re.S).group(1)
+    nginx_seconds = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
+    assert nginx_seconds < KEEP_ALIVE_SECONDS
