@@ -18,7 +18,7 @@ class Action(StrEnum):
     """What a client may ask on /ws/stock/."""
 
     SUBSCRIBE = "subscribe"
-    # Subscribe, and count the socket's user as a viewer of the items (realtime/presence.py).
+    # Subscribe, and count the socket's user as a viewer of the items (stockwire/presence.py).
     VIEW = "view"
     UNSUBSCRIBE = "unsubscribe"
     PING = "ping"
