@@ -3,6 +3,7 @@
 python -m bench                                   # everything, N = 1000, 5000, 10000
 python -m bench --quick                           # the smoke run, under a minute
 python -m bench --setup redis-core --subscribers 5000
+python -m bench --flash-sale --buyers 400 --units 100 --watchers 2000   # bench/flash_sale.py
 """
 
 import argparse
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import uvloop
 
-from . import measure, report, setups
+from . import flash_sale, measure, report, setups
 from .procs import open_file_limit
 
 FULL_N = (1000, 5000, 10000)
@@ -74,6 +75,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs="+",
         metavar="RUN.json",
         help="measure nothing: print one table and plot from earlier runs' summary JSON files",
+    )
+    flash = parser.add_argument_group("the flash sale (bench/flash_sale.py)")
+    flash.add_argument("--flash-sale", action="store_true", help="run it instead of the set-ups")
+    flash.add_argument("--buyers", type=int, help="one purchase each (default 400; quick: 100)")
+    flash.add_argument("--units", type=int, help="stock of the item (default 100; quick: 25)")
+    flash.add_argument(
+        "--watchers", type=int, help="sockets watching it (default 2000; quick: 200)"
+    )
+    flash.add_argument("--sale-timeout", type=float, help="seconds to wait for every answer")
+    flash.add_argument(
+        "--profile", type=float, metavar="SECONDS", help="py-spy one Stockwire worker this long"
     )
     args = parser.parse_args(argv)
     args.setup = args.setup or list(setups.SETUPS)
@@ -193,6 +205,8 @@ def main(argv=None) -> int:
         return combine(args.combine)
     setups.raise_open_file_limit()
     signal.signal(signal.SIGTERM, _terminate)
+    if args.flash_sale:
+        return flash_sale.main(args)
     run_id = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if args.quick else "")
     facts = report.machine()
     rows = []

@@ -226,16 +226,24 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             await asyncio.get_running_loop().create_connection(lambda: self, self.host, self.port)
             self.reconnects += 1
-        self._response = asyncio.get_running_loop().create_future()
-        self._buffer = b""
         sent = time.perf_counter()
-        self.transport.write(
+        status, payload = await self.send(self.encode(method, path, body, headers))
+        return status, payload, sent
+
+    def encode(self, method: str, path: str, body: bytes = b"", headers: str = "") -> bytes:
+        """One whole request, e.g. prepared ahead and written later by `send`."""
+        return (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
-        status, payload = await self._response
-        return status, payload, sent
+
+    def send(self, request: bytes) -> asyncio.Future:
+        """Write an encoded request on the open connection; the future gives (status, body)."""
+        self._response = asyncio.get_running_loop().create_future()
+        self._buffer = b""
+        self.transport.write(request)
+        return self._response
 
     def connection_made(self, transport) -> None:
         self.transport = transport

@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import DEMO
 from .procs import started
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +60,7 @@ def _django_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(
         # The demo project is not installed: its server imports it from the repository.
-        PYTHONPATH=str(ROOT / "demo"),
+        PYTHONPATH=str(DEMO),
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1",
@@ -72,13 +73,15 @@ def _django_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
+def _manage(env: dict[str, str], *args: str) -> str:
+    """Run demo/manage.py; what it printed."""
     result = subprocess.run(
         [PYTHON, "demo/manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
     if result.returncode:
         raise RuntimeError(f"demo/manage.py {' '.join(args)} failed:\n{result.stderr}")
+    return result.stdout
 
 
 def server_command(port: int) -> list[str]:
