@@ -13,6 +13,7 @@ django_application = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (Django set up first)
 from django.conf import settings  # noqa: E402
 
+from config.concurrency import ConcurrencyLimit  # noqa: E402
 from config.limits import RequestBodyLimit  # noqa: E402
 from stockwire.auth import StockwireAuthMiddlewareStack  # noqa: E402
 from stockwire.routing import not_found, websocket_urlpatterns  # noqa: E402
@@ -33,7 +34,7 @@ http_application = (
 
 application = ProtocolTypeRouter(
     {
-        "http": RequestBodyLimit(http_application),
+        "http": RequestBodyLimit(ConcurrencyLimit(http_application)),
         "websocket": StockwireAuthMiddlewareStack(URLRouter([*websocket_urlpatterns, not_found])),
     }
 )

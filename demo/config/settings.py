@@ -109,6 +109,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "reconnect_timeout": 20,
     }
 
+# Requests of one process in Django at once (demo/config/concurrency.py); the others wait in
+# the event loop. Below the database pool, so a request in Django never waits for a connection.
+REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=8)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

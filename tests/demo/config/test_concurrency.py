@@ -1,0 +1,33 @@
+"""A burst of requests enters Django a few at a time; the rest wait in the event loop."""
+
+import asyncio
+
+from config.concurrency import ConcurrencyLimit
+
+
+async def test_a_burst_of_requests_never_has_more_than_the_limit_in_django_and_all_finish(
+    settings,
+):
+    settings.REQUEST_CONCURRENCY = 4
+    inside, most, finished = 0, 0, []
+    full, release = asyncio.Event(), asyncio.Event()
+
+    async def django(scope, receive, send):
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        if inside == 4:
+            full.set()
+        await release.wait()
+        inside -= 1
+        finished.append(scope["n"])
+
+    limited = ConcurrencyLimit(django)
+    burst = [asyncio.create_task(limited({"type": "http", "n": n}, None, None)) for n in range(50)]
+    await asyncio.wait_for(full.wait(), 5)
+    await asyncio.sleep(0.05)  # room for a fifth to enter, were the limit not kept
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*burst), 5)
+
+    assert most == 4
+    assert finished[:4] == [0, 1, 2, 3] and sorted(finished) == list(range(50))
