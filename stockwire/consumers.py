@@ -71,6 +71,22 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.hub = self.delivery.hub
         self.outbox = Outbox(self.base_send, frame_writer(self.scope))
         self.topics: set[str] = set()
+        self.budget = MessageBudget(
+            stockwire_settings.MESSAGES_PER_SECOND, stockwire_settings.MESSAGE_BURST
+        )
+
+    async def admitted(self) -> bool:
+        """Whether a client message may be handled; past the budget, the socket is closed
+        with 4429 (a flood), and while closing nothing more is answered."""
+        if self.outbox.closed:
+            return False
+        if self.budget.spend():
+            return True
+        self.close_reason = "flood"
+        REFUSED_SOCKETS.labels("flood").inc()
+        self.outbox.close()
+        await self.close(code=int(CloseCode.TOO_MANY_MESSAGES))
+        return False
 
     async def dispatch(self, message) -> None:
         # Channels hops to a thread to close stale database connections before every
@@ -139,9 +155,6 @@ class StockConsumer(HubConsumer):
     async def connect(self) -> None:
         await super().connect()
         self.viewing: set[int] = set()
-        self.budget = MessageBudget(
-            stockwire_settings.MESSAGES_PER_SECOND, stockwire_settings.MESSAGE_BURST
-        )
         if self.user.is_authenticated:
             self.viewer = str(self.user.pk)
             await self._join(user_topic(self.user.pk))
@@ -150,13 +163,7 @@ class StockConsumer(HubConsumer):
         await self.accept_with(protocol.hello(self.user))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        if self.outbox.closed:
-            return  # closing: frames already on their way in are not answered
-        if not self.budget.spend():
-            self.close_reason = "flood"
-            REFUSED_SOCKETS.labels("flood").inc()
-            self.outbox.close()
-            await self.close(code=int(CloseCode.TOO_MANY_MESSAGES))
+        if not await self.admitted():
             return
         try:
             if text_data is None:
@@ -248,7 +255,9 @@ class LegacyCountConsumer(HubConsumer):
         await self.accept_with(protocol.legacy_grouped(self.user.pk))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        """The legacy protocol has no client messages; anything sent is ignored."""
+        """The legacy protocol has no client messages: anything sent is ignored, within the
+        same budget as /ws/stock/ (past it, 4429)."""
+        await self.admitted()
 
 
 class UnknownPathConsumer(AsyncWebsocketConsumer):

@@ -389,6 +389,14 @@ async def test_legacy_endpoint_without_token_is_closed_with_4401(sockets):
     await assert_closed_with(await sockets(path="/notification/count"), 4401)
 
 
+async def test_a_flood_on_the_legacy_endpoint_closes_it_with_4429_too(sockets, shopper):
+    socket = await sockets(path="/notification/count", user=shopper)
+    assert orjson.loads(await socket.receive_from(2)) == {"grouped": str(shopper.pk)}
+    for _ in range(DEFAULTS["MESSAGE_BURST"] + 20):
+        await socket.send_to(text_data="ignored")
+    assert await socket.receive_output(2) == {"type": "websocket.close", "code": 4429}
+
+
 # Bounded staleness
 
 
