@@ -5,6 +5,12 @@ cookie is sent by the browser to any site's WebSocket, so a cookie-authenticated
 come from one of our own origins (cross-site WebSocket hijacking); a token is proof enough
 without an Origin (scripts, apps), but a foreign Origin is refused either way.
 
+Our own origins, matched exactly (scheme, host and port), as Django's CSRF check matches an
+HTTP request's Origin: the socket's own (its scheme and its Host, a Host ALLOWED_HOSTS
+accepts), and STOCKWIRE["ALLOWED_ORIGINS"], by default CSRF_TRUSTED_ORIGINS (where
+"https://*.example.com" stands for its subdomains). ALLOWED_HOSTS = ["*"] never makes every
+origin ours: the Origin must still be the socket's own.
+
 With STOCKWIRE["ANONYMOUS"], a socket with no credentials (or a session that is not logged
 in) gets an AnonymousUser and may watch stock; a token that does not verify is refused all
 the same. `?token=` needs djangorestframework-simplejwt (the `jwt` extra).
@@ -68,7 +74,7 @@ class WebSocketAuthMiddleware:
 
 async def authenticate(scope):
     origin = _header(scope, b"origin")
-    if origin is not None and not origin_allowed(origin):
+    if origin is not None and not origin_allowed(scope, origin):
         raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
     token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
     if token:
@@ -91,13 +97,49 @@ async def authenticate(scope):
     raise Refused(CloseCode.UNAUTHORIZED, "no credentials")
 
 
-def origin_allowed(origin: str) -> bool:
-    """The same rule as Django's Host check: the origin's domain, without port, in ALLOWED_HOSTS."""
-    domain, _port = split_domain_port(urlsplit(origin).netloc)
+def origin_allowed(scope, origin: str) -> bool:
+    """Whether `origin` is one of ours: exactly the socket's own, or one the shop trusts.
+
+    A malformed Origin (a bad port, no host, "null") is not ours; it never raises.
+    """
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+        return False
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname  # IPv6
+    host = name if port is None else f"{name}:{port}"
+    normalized = f"{parts.scheme}://{host}"
+    if normalized == _own_origin(scope):
+        return True
+    trusted = stockwire_settings.ALLOWED_ORIGINS
+    if trusted is None:
+        trusted = settings.CSRF_TRUSTED_ORIGINS
+    for allowed in trusted:
+        scheme, _, allowed_host = allowed.lower().partition("://")
+        if scheme != parts.scheme:
+            continue
+        if allowed_host == host or (
+            allowed_host.startswith("*.") and host.endswith(allowed_host[1:])
+        ):
+            return True
+    return False
+
+
+def _own_origin(scope) -> str | None:
+    """The origin of the page that would open this socket: its scheme and its Host header,
+    when ALLOWED_HOSTS accepts that Host (as Django accepts an HTTP request's)."""
+    host = (_header(scope, b"host") or "").lower()
+    domain, _port = split_domain_port(host)
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
-    return bool(domain) and validate_host(domain, allowed)
+    if not domain or not validate_host(domain, allowed):
+        return None
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return f"{scheme}://{host}"
 
 
 @database_sync_to_async

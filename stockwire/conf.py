@@ -19,6 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "SOURCE": None,
     # Visitors who are not logged in may watch stock on /ws/stock/ (public catalog pages).
     "ANONYMOUS": False,
+    # Origins besides the socket's own that may open cookie sockets, exactly as written
+    # ("https://shop.example", "https://*.example.com"); None: CSRF_TRUSTED_ORIGINS.
+    "ALLOWED_ORIGINS": None,
     # The bound on staleness when a notification is lost: each process reads the versions of
     # the items its sockets watch this often (one query) and pushes what is newer.
     "RESYNC_SECONDS": 2.0,

@@ -56,7 +56,7 @@ async def sockets():
             token = access_token(user)
         if token is not None:
             path = f"{path}?token={token}"
-        headers = []
+        headers = [(b"host", b"testserver")]  # as every browser and ASGI server sends it
         if origin is not None:
             headers.append((b"origin", origin))
         if cookie is not None:

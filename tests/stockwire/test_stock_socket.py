@@ -191,11 +191,59 @@ async def test_the_session_cookie_authenticates_a_socket_from_our_own_origin(
     assert (await receive(socket))["user"]["username"] == "alice"
 
 
-async def test_an_origin_with_a_port_is_matched_by_its_host(sockets, shopper, client):
-    socket = await sockets(
-        cookie=await session_cookie(client, shopper), origin=b"http://testserver:8000"
-    )
-    assert (await receive(socket))["type"] == "hello"
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://testserver:8000",  # our host, another port: another site
+        b"https://testserver",  # another scheme
+        b"http://evil.testserver",
+        b"http://[",  # malformed: refused, never a server error
+        b"http://testserver:99999",
+        b"null",
+        b"javascript:alert(1)",
+        b"http://testserver/path",
+    ],
+)
+async def test_a_cookie_socket_from_any_origin_but_exactly_ours_is_refused(
+    sockets, shopper, client, origin
+):
+    cookie = await session_cookie(client, shopper)
+    await assert_closed_with(await sockets(cookie=cookie, origin=origin), 4403)
+
+
+async def test_a_host_wildcard_never_makes_a_foreign_origin_ours(
+    sockets, shopper, client, settings
+):
+    settings.ALLOWED_HOSTS = ["*"]
+    cookie = await session_cookie(client, shopper)
+    await assert_closed_with(await sockets(cookie=cookie, origin=b"https://evil.example"), 4403)
+    assert (await receive(await sockets(cookie=cookie)))["type"] == "hello"
+
+
+async def test_origins_the_shop_trusts_for_csrf_may_open_cookie_sockets(
+    sockets, shopper, client, settings
+):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://shop.example", "https://*.cdn.example"]
+    cookie = await session_cookie(client, shopper)
+    for origin in (b"https://shop.example", b"https://eu.cdn.example"):
+        assert (await receive(await sockets(cookie=cookie, origin=origin)))["type"] == "hello"
+    await assert_closed_with(await sockets(cookie=cookie, origin=b"http://shop.example"), 4403)
+
+
+async def test_stockwires_own_allowed_origins_replace_the_csrf_ones(
+    sockets, shopper, client, settings
+):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://shop.example"]
+    settings.STOCKWIRE = {**settings.STOCKWIRE, "ALLOWED_ORIGINS": ["https://app.example"]}
+    cookie = await session_cookie(client, shopper)
+    assert (await receive(await sockets(cookie=cookie, origin=b"https://app.example")))[
+        "type"
+    ] == "hello"
+    await assert_closed_with(await sockets(cookie=cookie, origin=b"https://shop.example"), 4403)
+
+
+async def test_a_token_socket_from_a_foreign_origin_is_refused_too(sockets, shopper):
+    await assert_closed_with(await sockets(user=shopper, origin=b"http://testserver:8000"), 4403)
 
 
 async def test_a_session_cookie_from_a_foreign_origin_is_refused(sockets, shopper, client):
