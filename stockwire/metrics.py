@@ -57,3 +57,28 @@ REFUSED_SOCKETS = Counter(
 CHANNEL_LAYER_ERRORS = Counter(
     "stockwire_channel_layer_errors", "Failed channel-layer operations.", ["operation"]
 )
+
+# Every known series is exported from the start, at 0: an alert on "refusals went up" or a
+# dashboard of open sockets needs the series before the first event (Prometheus' practice).
+ENDPOINTS = ("/ws/stock", "/notification/count")
+REFUSAL_REASONS = (
+    "origin_not_allowed",
+    "cookie_without_origin",
+    "no_credentials",
+    "invalid_token",
+    "token_auth_not_installed",
+    "session_not_logged_in",
+    "database_unavailable",
+    "flood",
+)
+LAYER_OPERATIONS = ("receive", "group_add", "group_send", "presence")
+FANNED_OUT_KINDS = ("stock", "event", "presence")
+
+for _endpoint in ENDPOINTS:
+    OPEN_SOCKETS.labels(_endpoint)
+for _reason in REFUSAL_REASONS:
+    REFUSED_SOCKETS.labels(_reason)
+for _operation in LAYER_OPERATIONS:
+    CHANNEL_LAYER_ERRORS.labels(_operation)
+for _kind in FANNED_OUT_KINDS:
+    MESSAGES_FANNED_OUT.labels(_kind)

@@ -119,3 +119,21 @@ def test_nginx_lets_go_of_idle_upstream_connections_before_the_app_does():
     upstream = re.search(r"upstream stockwire \{(.*?)\}", config, re.S).group(1)
     nginx_seconds = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
     assert nginx_seconds < KEEP_ALIVE_SECONDS
+
+
+def test_a_fresh_server_exports_every_known_series_at_zero(tmp_path):
+    env = demo_shop_env(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.sqlite3'}")
+    with running_server(env) as server:
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+    for series in (
+        'stockwire_open_sockets{endpoint="/ws/stock"} 0.0',
+        'stockwire_open_sockets{endpoint="/notification/count"} 0.0',
+        'stockwire_purchases_total{outcome="sold"} 0.0',
+        'stockwire_purchases_total{outcome="insufficient_stock"} 0.0',
+        'stockwire_refused_sockets_total{reason="origin_not_allowed"} 0.0',
+        'stockwire_refused_sockets_total{reason="flood"} 0.0',
+        'stockwire_channel_layer_errors_total{operation="group_send"} 0.0',
+        'stockwire_messages_fanned_out_total{kind="stock"} 0.0',
+    ):
+        assert series in metrics, series
