@@ -20,6 +20,8 @@ from bench.procs import started
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "stockwire-live-tests-only-not-a-secret-0123456789abcdefghijklmnop"
+# Prometheus' bearer token for /metrics on the test servers (scrape_metrics).
+METRICS_TOKEN = "stockwire-live-tests-metrics-token"
 
 
 def free_port() -> int:
@@ -34,6 +36,7 @@ def server_env(**overrides: str) -> dict[str, str]:
     # The demo project is not installed: its server imports it from the repository.
     env["PYTHONPATH"] = str(ROOT / "demo")
     env.setdefault("PURCHASE_RATE", "100000/min")
+    env["METRICS_TOKEN"] = METRICS_TOKEN
     env.update(overrides)
     return env
 
@@ -131,3 +134,11 @@ def http_json(method: str, url: str, body=None, token: str | None = None):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def scrape_metrics(base_url: str) -> str:
+    """/metrics of the server at `base_url`, as Prometheus scrapes it: with the bearer token."""
+    request = urllib.request.Request(f"{base_url}/metrics")
+    request.add_header("Authorization", f"Bearer {METRICS_TOKEN}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()

@@ -2,16 +2,19 @@
 
 /healthz: the process answers. /readyz: it can do its work, i.e. reach the database and the
 channel layer; a load balancer should send no traffic to a process that is not ready.
-/metrics: Prometheus metrics of every server process (docs/operations.md); keep it off the
-public internet (deploy/nginx.conf refuses it).
+/metrics: Prometheus metrics of every server process (docs/operations.md), only for a scraper
+with METRICS_TOKEN as its bearer token or at an address in METRICS_ALLOWED_IPS (and
+deploy/nginx.conf refuses it to the public as well).
 """
 
 import asyncio
 import logging
 import os
+import secrets
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -64,6 +67,14 @@ async def _channel_layer() -> None:
 
 
 def metrics(request) -> HttpResponse:
+    if not _may_scrape(request):
+        return HttpResponse(
+            "/metrics needs METRICS_TOKEN as a bearer token, or a client address in "
+            "METRICS_ALLOWED_IPS.\n",
+            status=401,
+            content_type="text/plain",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         # Every process writes its own files; a scrape of any of them sums them all.
         registry = CollectorRegistry()
@@ -71,3 +82,12 @@ def metrics(request) -> HttpResponse:
     else:
         registry = REGISTRY
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def _may_scrape(request) -> bool:
+    """The scraper's bearer token, compared in constant time, or its address."""
+    token = settings.METRICS_TOKEN
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer":
+        return secrets.compare_digest(credentials.encode(), token.encode())
+    return request.META.get("REMOTE_ADDR") in settings.METRICS_ALLOWED_IPS

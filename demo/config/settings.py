@@ -229,6 +229,12 @@ STOCKWIRE = {
     "PRESENCE_REFRESH_SECONDS": env.float("PRESENCE_REFRESH_SECONDS", default=10),
 }
 
+# Who may read /metrics (config/health.py): a scraper with this bearer token, or one at these
+# addresses (the direct client address; forwarded headers do not count). `make run` lets
+# this machine look; in production set a token for Prometheus (docs/operations.md).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
+
 # Purchases per user, as DRF writes rates: far above a shopper, far below a script.
 PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
 

@@ -5,13 +5,19 @@ import http.client
 import json
 import re
 import time
-import urllib.request
 
 import pytest
 import websockets
 
 from config.server import KEEP_ALIVE_SECONDS
-from tests.servers import ROOT, demo_shop_env, http_json, running_server, token_for
+from tests.servers import (
+    ROOT,
+    demo_shop_env,
+    http_json,
+    running_server,
+    scrape_metrics,
+    token_for,
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,11 +88,6 @@ async def test_a_frame_over_the_size_limit_closes_the_socket_with_1009(demo_serv
     assert closed.value.rcvd.code == 1009
 
 
-def _get_text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read().decode()
-
-
 async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_server):
     token = token_for(demo_server.url, "alice")
     async with websockets.connect(f"{demo_server.ws_url}/ws/stock/?token={token}") as socket:
@@ -95,7 +96,7 @@ async def test_metrics_of_the_served_process_count_its_sockets_and_sales(demo_se
             http_json, "POST", f"{demo_server.url}/api/items/2/purchase", {"quantity": 1}, token
         )
         assert status == 201
-        metrics = await asyncio.to_thread(_get_text, f"{demo_server.url}/metrics")
+        metrics = await asyncio.to_thread(scrape_metrics, demo_server.url)
     assert 'stockwire_open_sockets{endpoint="/ws/stock"} 1.0' in metrics
     assert 'stockwire_purchases_total{outcome="sold"}' in metrics
 
@@ -124,8 +125,7 @@ def test_nginx_lets_go_of_idle_upstream_connections_before_the_app_does():
 def test_a_fresh_server_exports_every_known_series_at_zero(tmp_path):
     env = demo_shop_env(DATABASE_URL=f"sqlite:///{tmp_path / 'shop.sqlite3'}")
     with running_server(env) as server:
-        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
-            metrics = response.read().decode()
+        metrics = scrape_metrics(server.url)
     for series in (
         'stockwire_open_sockets{endpoint="/ws/stock"} 0.0',
         'stockwire_open_sockets{endpoint="/notification/count"} 0.0',

@@ -89,16 +89,3 @@ def test_purchases_are_counted_by_outcome(shopper, item, quantity, outcome):
         f"/api/items/{item.pk}/purchase", {"quantity": quantity}, format="json"
     )
     assert sample("stockwire_purchases_total", outcome=outcome) == before + 1
-
-
-def test_metrics_endpoint_serves_them_in_prometheus_text(client):
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response["Content-Type"].startswith("text/plain")
-    body = response.content.decode()
-    for name in (
-        "stockwire_open_sockets",
-        "stockwire_purchases_total",
-        "stockwire_fanout_seconds_bucket",
-    ):
-        assert name in body
