@@ -27,7 +27,8 @@ $(VENV)/.dev: $(VENV)/.runtime requirements/test.txt
 	touch $@
 
 run: export DEBUG ?= true
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime .secret-key
+	$(eval export SECRET_KEY ?= $(shell cat .secret-key))
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_demo
 	@echo

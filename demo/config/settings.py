@@ -18,11 +18,14 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 
+# Never a constant, not even for development: a key anyone can read signs tokens and sessions
+# anyone can forge. `make run` and `make serve` make one per checkout (.secret-key).
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY in the environment (DEBUG is off).")
-    SECRET_KEY = "django-insecure-stockwire-development-only"
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY in the environment; `make run` and `make serve` use a key of this "
+        "checkout's own, made once in .secret-key."
+    )
 
 # With DEBUG on, Django itself accepts localhost names when the list is empty.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
