@@ -110,13 +110,15 @@ def make_serve_command(port: int, workers: int = 1) -> list[str]:
 
 
 @contextmanager
-def running_server(env: dict[str, str], *, port: int | None = None, command=run_command):
+def running_server(
+    env: dict[str, str], *, port: int | None = None, command=run_command, ready_path="/api/items"
+):
     """Start a server process on a free port and yield it once it answers HTTP."""
     port = port or free_port()
     log_path = ROOT / f".server-{port}.log"
     base = f"http://127.0.0.1:{port}"
     try:
-        with started(command(port), env, log_path, f"{base}/api/items", timeout=90) as process:
+        with started(command(port), env, log_path, f"{base}{ready_path}", timeout=90) as process:
             yield Server(base, log_path, process)
     finally:
         log_path.unlink(missing_ok=True)

@@ -28,6 +28,11 @@ MAX_FRAME_BYTES = 16 * 1024
 # server closed the connection was lost (nginx answers a POST lost that way with a 502).
 KEEP_ALIVE_SECONDS = float(os.environ.get("KEEP_ALIVE_SECONDS", 75))
 
+# Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (the client's address,
+# whether it came over TLS): comma-separated addresses or networks, loopback by default for a
+# proxy on the same host. From anyone else those headers are ignored.
+TRUSTED_PROXIES = os.environ.get("TRUSTED_PROXIES", "127.0.0.1,::1")
+
 # On SIGTERM: stop accepting, close sockets with 1012 (service restart) so clients reconnect
 # to another process at once, and give in-flight requests this long to finish.
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -67,6 +72,8 @@ def main(argv=None) -> None:
         lifespan="off",
         access_log=args.access_log,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        proxy_headers=True,
+        forwarded_allow_ips=TRUSTED_PROXIES,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 

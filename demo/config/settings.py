@@ -143,14 +143,25 @@ warnings.filterwarnings(
 )
 
 # TLS is terminated in front of Stockwire (docs/deploy.md). Set HTTPS=true there: cookies become
-# secure, plain HTTP is redirected, and browsers are told to stay on HTTPS.
+# secure, plain HTTP is redirected, and browsers are told to stay on HTTPS. Whether a request
+# came over TLS is the ASGI scope's scheme, which uvicorn takes from X-Forwarded-Proto only
+# when a trusted proxy sent it (TRUSTED_PROXIES, demo/config/server.py); a header any client
+# can send is never believed (so no SECURE_PROXY_SSL_HEADER).
 HTTPS = env.bool("HTTPS", default=False)
 if HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = True
+    # Load balancers and Prometheus reach each process directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=3600)
+    # A year, for every subdomain too: browsers then never ask the shop over plain HTTP.
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading is a one-way door (browsers ship the domain in their lists), so it is opt-in;
+    # until then Django's reminder (W021) is the operator's decision, not a warning to fail on.
+    SECURE_HSTS_PRELOAD = env.bool("HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 else:
     # Without HTTPS these four checks can only fail; `make serve` fails on every other warning.
     SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008", "security.W012", "security.W016"]
