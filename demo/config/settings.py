@@ -289,15 +289,33 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"drop_query_strings": {"()": "stockwire.logs.DropQueryStrings"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "drop_query_strings": {"()": "stockwire.logs.DropQueryStrings"},
+        "skip_database_unavailable": {"()": "config.logs.SkipDatabaseUnavailable"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "errors": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["skip_database_unavailable"],
+        },
+    },
     "loggers": {
         "stockwire": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         # Overflow of a process inbox is logged here, at INFO: it must be seen.
         "channels_redis": {"handlers": ["console"], "level": "INFO"},
         "psycopg.pool": {"handlers": ["console"], "level": "WARNING"},
-        # uvicorn's own handlers stay; these loggers only gain the filter.
+        # A 500's traceback, DEBUG on or off (Django's own default shows it only with DEBUG).
+        "django.request": {"handlers": ["errors"], "level": "ERROR", "propagate": False},
+        # Configuring a logger here takes away the handlers uvicorn gave it: its request lines
+        # (--access-log) need one again. The handshake lines gain the filter.
+        "uvicorn.access": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["drop_query_strings"],
+        },
         "uvicorn.error": {"filters": ["drop_query_strings"]},
-        "uvicorn.access": {"filters": ["drop_query_strings"]},
     },
 }

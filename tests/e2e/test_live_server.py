@@ -5,6 +5,7 @@ import http.client
 import json
 import re
 import time
+import urllib.request
 
 import pytest
 import websockets
@@ -137,3 +138,14 @@ def test_a_fresh_server_exports_every_known_series_at_zero(tmp_path):
         'stockwire_messages_fanned_out_total{kind="stock"} 0.0',
     ):
         assert series in metrics, series
+
+
+def test_the_access_log_has_a_line_per_request_and_never_a_query_string(demo_server):
+    """`make run` logs each request (--access-log), with the path but not its ?token=."""
+    with urllib.request.urlopen(f"{demo_server.url}/api/items?token=SECRET-123", timeout=10):
+        pass
+    deadline = time.monotonic() + 5
+    while '"GET /api/items HTTP/1.1" 200' not in (log := demo_server.log.read_text()):
+        assert time.monotonic() < deadline, log[-2000:]
+        time.sleep(0.05)
+    assert "SECRET-123" not in log
