@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "channels",
     "stockwire",
@@ -283,6 +284,14 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_ACCESS_LIFETIME", default=900)),
     "REFRESH_TOKEN_LIFETIME": timedelta(seconds=env.int("JWT_REFRESH_LIFETIME", default=86400)),
     "UPDATE_LAST_LOGIN": False,
+    # A refresh token works once: refreshing answers a new one and blacklists the old, so a
+    # stolen one dies at its owner's next refresh (or the thief's gives itself away).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Tokens carry a hash of the password they were issued under: a password change ends
+    # every access token (and socket authentication) at once; shop/tokens.py blacklists the
+    # refresh tokens too.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 LOGGING = {

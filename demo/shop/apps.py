@@ -6,4 +6,4 @@ class ShopConfig(AppConfig):
     verbose_name = "Shop"
 
     def ready(self) -> None:
-        from . import logins  # noqa: F401  (logs failed logins)
+        from . import logins, tokens  # noqa: F401  (logs failed logins; revokes tokens)
