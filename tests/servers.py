@@ -36,6 +36,7 @@ def server_env(**overrides: str) -> dict[str, str]:
     # The demo project is not installed: its server imports it from the repository.
     env["PYTHONPATH"] = str(ROOT / "demo")
     env.setdefault("PURCHASE_RATE", "100000/min")
+    env.setdefault("REGISTER_RATE", "100000/min")
     env["METRICS_TOKEN"] = METRICS_TOKEN
     env.update(overrides)
     return env

@@ -252,6 +252,9 @@ METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1
 
 # Purchases per user, as DRF writes rates: far above a shopper, far below a script.
 PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
+# New accounts per client address, over the API and the register page together: a family
+# behind one router registers a few; a script registering thousands is stopped.
+REGISTER_RATE = env.str("REGISTER_RATE", default="10/hour")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -143,10 +143,20 @@ def order_message(order: Order) -> dict:
 
 
 def register(*, username: str, password: str):
-    """Create a shopper account. The password is assumed to be validated already."""
+    """Create a shopper account. The password is assumed to be validated already.
+
+    One rule for every way in (the API, the register page): a username is taken when one
+    differing only in case or by a compatibility form of a letter (NFKC: a fullwidth "a")
+    exists, as Django's own user form judges; a unique index on UPPER(username) (migration
+    0003) holds it under concurrent registrations too.
+    """
+    users = get_user_model()
+    username = users.normalize_username(username)
+    if users.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken(f"The username {username!r} is taken.")
     try:
         with transaction.atomic():
-            return get_user_model().objects.create_user(username=username, password=password)
+            return users.objects.create_user(username=username, password=password)
     except IntegrityError:
         raise UsernameTaken(f"The username {username!r} is taken.") from None
 

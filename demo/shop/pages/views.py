@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 
 from shop import selectors, services
 from shop.errors import UsernameTaken
+from shop.throttles import RegistrationRateThrottle
 
 
 @login_required
@@ -43,6 +44,12 @@ def stock_room(request):
 
 def register(request):
     form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and not (throttle := RegistrationRateThrottle()).allow_request(
+        request, None
+    ):
+        wait = throttle.wait() or 0
+        form.add_error(None, f"Too many new accounts from your address; try again in {wait:.0f} s.")
+        return render(request, "registration/register.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.register(

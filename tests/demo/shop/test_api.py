@@ -1,5 +1,8 @@
+import random
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -281,7 +284,6 @@ def test_a_malformed_idempotency_key_is_400(shopper, item, key):
 def test_a_shopper_over_the_purchase_rate_gets_429_json_and_others_do_not(
     shopper, other_shopper, item, settings
 ):
-    from django.core.cache import cache
 
     settings.PURCHASE_RATE = "3/min"
     for user in (shopper, other_shopper):
@@ -295,3 +297,44 @@ def test_a_shopper_over_the_purchase_rate_gets_429_json_and_others_do_not(
     assert int(response["Retry-After"]) > 0
     assert Item.objects.get().quantity == 7
     assert purchase(api_client(other_shopper), item.pk, {"quantity": 1}).status_code == 201
+
+
+@pytest.mark.parametrize("username", ["ALICE", "Alice", "\uff41lice"])  # \uff41: fullwidth a
+def test_register_refuses_a_username_taken_in_another_case_or_form(shopper, username):
+    response = api_client().post(
+        "/api/auth/register", {"username": username, "password": PASSWORD}, format="json"
+    )
+    assert_error(response, 400, "username_taken")
+
+
+@pytest.mark.parametrize("username", ["ALICE", "\uff41lice"])
+def test_the_register_page_refuses_the_same_usernames_as_the_api(client, shopper, username):
+    response = client.post(
+        "/register/", {"username": username, "password1": PASSWORD, "password2": PASSWORD}
+    )
+    assert response.status_code == 200 and b"already exists" in response.content
+    assert get_user_model().objects.count() == 1
+
+
+def test_registrations_are_limited_per_address_over_the_api_and_the_page(client, settings):
+    settings.REGISTER_RATE = "2/hour"
+    # An address of this test's own: the count lives in the cache (Redis in the second pass).
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+    def register_over_api(name):
+        return api_client().post(
+            "/api/auth/register",
+            {"username": name, "password": PASSWORD},
+            format="json",
+            REMOTE_ADDR=address,
+        )
+
+    assert [register_over_api(name).status_code for name in ("carol", "dave")] == [201, 201]
+    assert_error(register_over_api("erin"), 429, "rate_limited")
+    page = client.post(
+        "/register/",
+        {"username": "frank", "password1": PASSWORD, "password2": PASSWORD},
+        REMOTE_ADDR=address,
+    )
+    assert page.status_code == 429 and b"Too many new accounts" in page.content
+    assert not get_user_model().objects.filter(username__in=["erin", "frank"]).exists()
