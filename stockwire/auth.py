@@ -37,6 +37,10 @@ from .protocol import CloseCode
 
 logger = logging.getLogger("stockwire.auth")
 
+# The scope key of when a socket's credentials end (a token's expiry, in epoch seconds; None
+# for a session): the consumer closes the socket then, with 4401.
+CREDENTIALS_EXPIRE_AT = "stockwire.credentials_expire_at"
+
 
 class Refused(Exception):
     def __init__(self, code: CloseCode, reason: str):
@@ -58,7 +62,7 @@ class WebSocketAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         try:
-            user = await authenticate(scope)
+            user, expires_at = await authenticate(scope)
         except Refused as refusal:
             logger.info(
                 "websocket refused: %s (close %d) client=%s path=%s",
@@ -69,10 +73,13 @@ class WebSocketAuthMiddleware:
             )
             REFUSED_SOCKETS.labels(refusal.reason.replace(" ", "_")).inc()
             return await _refuse(receive, send, refusal.code)
-        return await self.app(dict(scope, user=user), receive, send)
+        return await self.app(
+            dict(scope, user=user, **{CREDENTIALS_EXPIRE_AT: expires_at}), receive, send
+        )
 
 
-async def authenticate(scope):
+async def authenticate(scope) -> tuple:
+    """(the socket's user, when its credentials expire or None), or raise Refused."""
     origin = _header(scope, b"origin")
     if origin is not None and not origin_allowed(scope, origin):
         raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
@@ -88,12 +95,12 @@ async def authenticate(scope):
         except DATABASE_ERRORS:
             raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
         if user.is_authenticated and user.is_active:
-            return user
+            return user, None
         if stockwire_settings.ANONYMOUS:
-            return AnonymousUser()
+            return AnonymousUser(), None
         raise Refused(CloseCode.UNAUTHORIZED, "session not logged in")
     if stockwire_settings.ANONYMOUS:
-        return AnonymousUser()
+        return AnonymousUser(), None
     raise Refused(CloseCode.UNAUTHORIZED, "no credentials")
 
 
@@ -152,7 +159,8 @@ def _user_for_token(raw: str):
         raise Refused(CloseCode.UNAUTHORIZED, "token auth not installed") from None
     jwt = JWTAuthentication()
     try:
-        return jwt.get_user(jwt.get_validated_token(raw.encode()))
+        token = jwt.get_validated_token(raw.encode())
+        return jwt.get_user(token), float(token["exp"])
     except (TokenError, AuthenticationFailed):
         raise Refused(CloseCode.UNAUTHORIZED, "invalid token") from None
     except DATABASE_ERRORS:

@@ -27,6 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "RESYNC_SECONDS": 2.0,
     # Enough for any page of a shop; bounds what one socket can make the server track.
     "MAX_SUBSCRIPTIONS": 200,
+    # Sockets one user may hold open on one server process: tabs, devices and apps of one
+    # person fit many times over; past it a socket is refused with 4409.
+    "MAX_SOCKETS_PER_USER": 20,
     # A page sends a subscribe on load and a ping every 25 s; a burst of 30 and 10 a second
     # after that is far above any honest client. Past it, a socket is closed with 4429.
     "MESSAGE_BURST": 30,

@@ -4,8 +4,10 @@ Sockets never read the channel layer themselves (`channel_layer_alias = None`): 
 hub does, once for all of them (stockwire/hub.py).
 """
 
+import asyncio
 import itertools
 import logging
+import time
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -13,6 +15,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import protocol, stock
+from .auth import CREDENTIALS_EXPIRE_AT
 from .conf import stockwire_settings
 from .errors import DATABASE_ERRORS
 from .flood import MessageBudget
@@ -66,14 +69,32 @@ class HubConsumer(AsyncWebsocketConsumer):
             await self.disconnect(1006)
 
     async def connect(self) -> None:
-        self.user = self.scope["user"]
-        self.delivery = delivery()
-        self.hub = self.delivery.hub
+        user = self.scope["user"]
+        runtime = delivery()
+        if user.is_authenticated:
+            if runtime.user_sockets[user.pk] >= stockwire_settings.MAX_SOCKETS_PER_USER:
+                await self.refuse(CloseCode.TOO_MANY_SOCKETS, "too_many_sockets")
+                return
+            runtime.user_sockets[user.pk] += 1
+        self.user = user
+        self.delivery = runtime
+        self.hub = runtime.hub
         self.outbox = Outbox(self.base_send, frame_writer(self.scope))
         self.topics: set[str] = set()
         self.budget = MessageBudget(
             stockwire_settings.MESSAGES_PER_SECOND, stockwire_settings.MESSAGE_BURST
         )
+        await self.open()
+
+    async def open(self) -> None:
+        """Join the socket's topics and greet it (each endpoint its own way)."""
+        raise NotImplementedError
+
+    async def refuse(self, code: CloseCode, reason: str) -> None:
+        """Accept and close at once with `code`, so the client can tell why."""
+        REFUSED_SOCKETS.labels(reason).inc()
+        await self.accept()
+        await self.close(code=int(code))
 
     async def admitted(self) -> bool:
         """Whether a client message may be handled; past the budget, the socket is closed
@@ -115,6 +136,20 @@ class HubConsumer(AsyncWebsocketConsumer):
         self.counted.inc()
         await self.send(text_data=greeting)
         self.outbox.open()
+        expires_at = self.scope.get(CREDENTIALS_EXPIRE_AT)
+        if expires_at is not None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, expires_at - time.time())
+            self.expiry = loop.call_later(delay, lambda: loop.create_task(self._expired()))
+
+    async def _expired(self) -> None:
+        """The token the socket opened with has expired: so has the socket (4401)."""
+        if self.outbox.closed:
+            return
+        self.close_reason = "credentials expired"
+        REFUSED_SOCKETS.labels("credentials_expired").inc()
+        self.outbox.close()
+        await self.close(code=int(CloseCode.UNAUTHORIZED))
 
     async def disconnect(self, code: int) -> None:
         # Runs even when connect() failed halfway: only undo what was done.
@@ -123,6 +158,13 @@ class HubConsumer(AsyncWebsocketConsumer):
             return
         if hasattr(self, "counted"):
             self.counted.dec()
+        if hasattr(self, "expiry"):
+            self.expiry.cancel()
+        if self.user.is_authenticated:
+            sockets = self.delivery.user_sockets
+            sockets[self.user.pk] -= 1
+            if not sockets[self.user.pk]:
+                del sockets[self.user.pk]
         SUBSCRIPTIONS.dec(len(outbox.watched))
         outbox.close()
         for topic in list(self.topics):
@@ -152,8 +194,7 @@ class StockConsumer(HubConsumer):
     A `view` is a subscribe that also counts the socket's user as a viewer of the items.
     """
 
-    async def connect(self) -> None:
-        await super().connect()
+    async def open(self) -> None:
         self.viewing: set[int] = set()
         if self.user.is_authenticated:
             self.viewer = str(self.user.pk)
@@ -246,11 +287,11 @@ class LegacyCountConsumer(HubConsumer):
 
     async def connect(self) -> None:
         if not self.scope["user"].is_authenticated:
-            REFUSED_SOCKETS.labels("no_credentials").inc()
-            await self.accept()
-            await self.close(code=int(CloseCode.UNAUTHORIZED))
+            await self.refuse(CloseCode.UNAUTHORIZED, "no_credentials")
             return
         await super().connect()
+
+    async def open(self) -> None:
         await self._join(LEGACY)
         await self.accept_with(protocol.legacy_grouped(self.user.pk))
 

@@ -70,6 +70,8 @@ REFUSAL_REASONS = (
     "session_not_logged_in",
     "database_unavailable",
     "flood",
+    "too_many_sockets",
+    "credentials_expired",
 )
 LAYER_OPERATIONS = ("receive", "group_add", "group_send", "presence")
 FANNED_OUT_KINDS = ("stock", "event", "presence")

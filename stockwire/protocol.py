@@ -58,6 +58,8 @@ class CloseCode(IntEnum):
     UNAUTHORIZED = 4401
     FORBIDDEN_ORIGIN = 4403
     NOT_FOUND = 4404
+    # The user already holds MAX_SOCKETS_PER_USER sockets on this server process.
+    TOO_MANY_SOCKETS = 4409
     TOO_MANY_MESSAGES = 4429
     SERVICE_UNAVAILABLE = 4503
 

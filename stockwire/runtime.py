@@ -5,7 +5,8 @@ per event loop: a server process has one; each test has its own.
 """
 
 import asyncio
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 
@@ -21,6 +22,8 @@ class Delivery:
     hub: Hub
     presence: Presence
     resync_task: asyncio.Task
+    # user id -> this process's open sockets of the user (STOCKWIRE["MAX_SOCKETS_PER_USER"]).
+    user_sockets: Counter[int] = field(default_factory=Counter)
 
     async def close(self) -> None:
         """Stop every task of this loop's delivery (tests do; a server process just exits)."""

@@ -1,5 +1,6 @@
 """Every kind of bad token is refused the same way: 4401 on the socket, 401 over HTTP."""
 
+import json
 from datetime import timedelta
 
 import jwt
@@ -96,3 +97,29 @@ async def test_a_token_that_cannot_be_checked_for_want_of_a_database_closes_with
     monkeypatch.setattr(JWTAuthentication, "get_user", unreachable)
     socket = await sockets(user=shopper)
     assert await socket.receive_output(2) == {"type": "websocket.close", "code": 4503}
+
+
+async def test_a_token_socket_is_closed_with_4401_when_its_token_expires(sockets, shopper):
+    token = AccessToken.for_user(shopper)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    socket = await sockets(token=str(token))
+    assert json.loads(await socket.receive_from(2))["type"] == "hello"
+    assert await socket.receive_output(5) == {"type": "websocket.close", "code": 4401}
+
+
+async def test_a_user_over_the_socket_limit_is_refused_with_4409_and_others_are_not(
+    sockets, shopper, other_shopper, settings
+):
+    settings.STOCKWIRE = {**settings.STOCKWIRE, "MAX_SOCKETS_PER_USER": 2}
+    first, second = await sockets(user=shopper), await sockets(user=shopper)
+    for socket in (first, second):
+        assert json.loads(await socket.receive_from(2))["type"] == "hello"
+
+    third = await sockets(user=shopper)
+    assert await third.receive_output(2) == {"type": "websocket.close", "code": 4409}
+    stranger = await sockets(user=other_shopper)
+    assert json.loads(await stranger.receive_from(2))["type"] == "hello"
+
+    await first.disconnect()
+    again = await sockets(user=shopper)
+    assert json.loads(await again.receive_from(2))["type"] == "hello"
