@@ -33,6 +33,7 @@ import uvloop
 
 from . import flash_profile, measure, procs, report, setups
 from .client import HttpConnection
+from .report import figure
 
 HOST = measure.HOST
 SALE_ITEM = measure.ITEM  # the item measure.Subscriber watches
@@ -483,7 +484,7 @@ def line(row: dict) -> str:
     return (
         f"201 {answers['201']}, 409 {answers['409']}, "
         f"other {row['buyers'] - answers['201'] - answers['409']}; "
-        f"last answer {_f(row['last_answer_s'], 2)} s; orders in DB {db['orders']}; "
+        f"last answer {figure(row['last_answer_s'], 2)} s; orders in DB {db['orders']}; "
         f"watchers at 0 {row['watchers_at_zero']:,}/{row['watchers_opened']:,}"
     )
 
@@ -500,12 +501,6 @@ def _worker(worker: dict) -> str:
         f"{worker['buyers']}, {worker['threads_peak']}, "
         f"{worker['cpu_s']:.2f} ({worker['event_loop_cpu_s']:.2f})"
     )
-
-
-def _f(value, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:,.{digits}f}"
 
 
 def table(rows: list[dict]) -> str:
@@ -525,14 +520,15 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {row['setup']} | {row['buyers']:,} | {row['units']:,} | {watched:,} "
             f"| {answers['201']} | {answers['409']} | {answers['429']} | {answers['5xx']} "
-            f"| {_unanswered(row)} | {_f(row['last_answer_s'], 2)} "
-            f"| {_f(latency['p50'])} | {_f(latency['p90'])} | {_f(latency['p99'])} "
-            f"| {_f(latency['max'])} | {db['orders']} / {db['units_sold']} "
+            f"| {_unanswered(row)} | {figure(row['last_answer_s'], 2)} "
+            f"| {figure(latency['p50'])} | {figure(latency['p90'])} | {figure(latency['p99'])} "
+            f"| {figure(latency['max'])} | {db['orders']} / {db['units_sold']} "
             f"| {at_zero} "
-            f"| {_f(row['last_watcher_at_zero_s'], 2)} | {_f(row['zero_lag_s'], 2)} "
-            f"| {_f(row['zero_after_sold_out_s'], 2)} "
-            f"| {_f(cpu['server_cpu_s'], 2)} | {_f(cpu['server_cpu_s'] * 1e3 / row['buyers'], 1)} "
-            f"| {_f(cpu['postgres_cpu_s'], 2)} "
+            f"| {figure(row['last_watcher_at_zero_s'], 2)} | {figure(row['zero_lag_s'], 2)} "
+            f"| {figure(row['zero_after_sold_out_s'], 2)} "
+            f"| {figure(cpu['server_cpu_s'], 2)} "
+            f"| {figure(cpu['server_cpu_s'] * 1e3 / row['buyers'], 1)} "
+            f"| {figure(cpu['postgres_cpu_s'], 2)} "
             f"| {'; '.join(_worker(w) for w in row['workers'])} |"
         )
     return "\n".join(lines)

@@ -64,7 +64,8 @@ def write_json(name: str, data: dict) -> Path:
     return path
 
 
-def _f(value, digits=0) -> str:
+def figure(value, digits=0) -> str:
+    """A number as the tables show it: thousands separated, "-" for none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:,.{digits}f}"
@@ -83,14 +84,14 @@ def table(rows: list[dict]) -> str:
             continue
         fan, sus, cpu = row["fan_out"], row["sustained"], row["cpu"]
         lines.append(
-            f"| {row['setup']} | {row['n']:,} | {_f(fan['p50_ms'])} | {_f(fan['p99_ms'])} "
-            f"| {_f(fan['max_ms'])} | {_f(sus['changes_per_s'], 1)} "
-            f"| {_f(sus['deliveries_per_s'])} "
+            f"| {row['setup']} | {row['n']:,} | {figure(fan['p50_ms'])} | {figure(fan['p99_ms'])} "
+            f"| {figure(fan['max_ms'])} | {figure(sus['changes_per_s'], 1)} "
+            f"| {figure(sus['deliveries_per_s'])} "
             f"| {fan['missed']:,} / {sus['missed']:,} | {sus['stale']:,} "
-            f"| {_f(row['kib_per_socket'], 1)} | {_f(cpu['server_cpu_s'], 1)} "
-            f"| {_f(cpu['loadgen_cpu_s'], 1)} "
-            f"| {_f(cpu['postgres_cpu_s'] + cpu['redis_cpu_s'], 1)} "
-            f"| {_f(cpu['wall_s'], 1)} |"
+            f"| {figure(row['kib_per_socket'], 1)} | {figure(cpu['server_cpu_s'], 1)} "
+            f"| {figure(cpu['loadgen_cpu_s'], 1)} "
+            f"| {figure(cpu['postgres_cpu_s'] + cpu['redis_cpu_s'], 1)} "
+            f"| {figure(cpu['wall_s'], 1)} |"
         )
     return "\n".join(lines)
 
