@@ -66,8 +66,10 @@ def _django_env(**overrides: str) -> dict[str, str]:
         ALLOWED_HOSTS="127.0.0.1",
         # Subscribers authenticate once, at connect; a long run must not outlive the token.
         JWT_ACCESS_LIFETIME="7200",
-        # The load generator buys as fast as it can, far above a shopper's limit.
+        # The load generator buys as fast as it can, far above a shopper's limit, and opens
+        # thousands of sockets as a few demo users.
         PURCHASE_RATE="1000000/min",
+        MAX_SOCKETS_PER_USER="1000000",
     )
     env.update(overrides)
     return env

@@ -236,6 +236,7 @@ if REDIS_URL:
 # shared through Redis when it is there, under the channel layer's prefix.
 STOCKWIRE = {
     "MODEL": "shop.Item",
+    "MAX_SOCKETS_PER_USER": env.int("MAX_SOCKETS_PER_USER", default=20),
     "REDIS_URL": REDIS_URL or None,
     "KEY_PREFIX": CHANNEL_PREFIX,
     "RECONNECT_BASE_MS": env.int("RECONNECT_BASE_MS", default=500),
