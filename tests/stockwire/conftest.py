@@ -1,3 +1,5 @@
+import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -69,4 +71,8 @@ async def sockets():
 
     yield open_socket
     for communicator in opened:
-        await communicator.disconnect()
+        # After a test's receive timed out, the communicator has cancelled its application
+        # and disconnecting raises that cancellation: let the failure be the test's own, not
+        # a broken teardown that spills into every test after it.
+        with contextlib.suppress(asyncio.CancelledError):
+            await communicator.disconnect()
