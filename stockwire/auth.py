@@ -80,6 +80,8 @@ class WebSocketAuthMiddleware:
 
 async def authenticate(scope) -> tuple:
     """(the socket's user, when its credentials expire or None), or raise Refused."""
+    if not _host_allowed(scope):
+        raise Refused(CloseCode.FORBIDDEN_ORIGIN, "host not allowed")
     origin = _header(scope, b"origin")
     if origin is not None and not origin_allowed(scope, origin):
         raise Refused(CloseCode.FORBIDDEN_ORIGIN, "origin not allowed")
@@ -135,18 +137,21 @@ def origin_allowed(scope, origin: str) -> bool:
     return False
 
 
-def _own_origin(scope) -> str | None:
-    """The origin of the page that would open this socket: its scheme and its Host header,
-    when ALLOWED_HOSTS accepts that Host (as Django accepts an HTTP request's)."""
-    host = (_header(scope, b"host") or "").lower()
-    domain, _port = split_domain_port(host)
+def _own_origin(scope) -> str:
+    """The origin of the page that would open this socket: its scheme and its Host header
+    (which _host_allowed has checked)."""
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return f"{scheme}://{(_header(scope, b'host') or '').lower()}"
+
+
+def _host_allowed(scope) -> bool:
+    """The handshake's Host is one ALLOWED_HOSTS accepts, as Django checks an HTTP request's
+    (with DEBUG on and no ALLOWED_HOSTS, the localhost names Django accepts then)."""
+    domain, _port = split_domain_port((_header(scope, b"host") or "").lower())
     allowed = settings.ALLOWED_HOSTS
     if settings.DEBUG and not allowed:
         allowed = [".localhost", "127.0.0.1", "[::1]"]
-    if not domain or not validate_host(domain, allowed):
-        return None
-    scheme = "https" if scope.get("scheme") == "wss" else "http"
-    return f"{scheme}://{host}"
+    return bool(domain) and validate_host(domain, allowed)
 
 
 @database_sync_to_async

@@ -62,6 +62,7 @@ CHANNEL_LAYER_ERRORS = Counter(
 # dashboard of open sockets needs the series before the first event (Prometheus' practice).
 ENDPOINTS = ("/ws/stock", "/notification/count")
 REFUSAL_REASONS = (
+    "host_not_allowed",
     "origin_not_allowed",
     "cookie_without_origin",
     "no_credentials",

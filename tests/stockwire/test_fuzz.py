@@ -54,7 +54,9 @@ def test_any_sequence_of_frames_gets_answers_and_leaves_the_socket_open(sequence
 
 
 async def _send_all(sequence, token):
-    socket = WebsocketCommunicator(application, f"/ws/stock/?token={token}")
+    socket = WebsocketCommunicator(
+        application, f"/ws/stock/?token={token}", headers=[(b"host", b"testserver")]
+    )
     connected, _ = await socket.connect()
     assert connected
     try:

@@ -48,7 +48,7 @@ async def test_a_client_that_leaves_while_being_greeted_is_not_left_open_or_join
         "type": "websocket",
         "path": "/ws/stock/",
         "query_string": f"token={access_token(shopper)}".encode(),
-        "headers": [],
+        "headers": [(b"host", b"testserver")],
     }
     await application(scope, connecting.get, send)
 

@@ -121,7 +121,9 @@ async def first_two_messages_of_a_socket_connecting_across_a_purchase(
     """Open a socket whose join of `group` is held while a purchase is published to it: a
     real server refuses a send before the accept, and the socket would go silent."""
     joined, release = hold(group)
-    socket = WebsocketCommunicator(application, f"{path}?token={access_token(shopper)}")
+    socket = WebsocketCommunicator(
+        application, f"{path}?token={access_token(shopper)}", headers=[(b"host", b"testserver")]
+    )
     connecting = asyncio.create_task(socket.connect())
     await asyncio.wait_for(joined.wait(), 2)
     events = fanned_out("event")
@@ -240,6 +242,20 @@ async def test_stockwires_own_allowed_origins_replace_the_csrf_ones(
         "type"
     ] == "hello"
     await assert_closed_with(await sockets(cookie=cookie, origin=b"https://shop.example"), 4403)
+
+
+@pytest.mark.parametrize("host", [b"evil.example", b"", b"testserver:99999x"])
+async def test_a_handshake_for_a_host_the_shop_does_not_serve_is_refused(host, shopper):
+    """The Host is checked as Django checks an HTTP request's, before any credential."""
+    headers = [(b"host", host)] if host else []
+    socket = WebsocketCommunicator(
+        application, f"/ws/stock/?token={access_token(shopper)}", headers=headers
+    )
+    assert await socket.connect() == (True, None)
+    try:
+        assert await socket.receive_output(2) == {"type": "websocket.close", "code": 4403}
+    finally:
+        await socket.disconnect()
 
 
 async def test_a_token_socket_from_a_foreign_origin_is_refused_too(sockets, shopper):
