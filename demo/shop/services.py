@@ -71,7 +71,8 @@ def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) ->
                 idempotency_key=idempotency_key,
             )
             _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
-            stockwire.notify_user(user.pk, order_message(order))
+        # Rendered after the row lock is released; sent once the order is committed.
+        stockwire.notify_user(user.pk, order_message(order))
         return order, False
     except IntegrityError:
         # A concurrent attempt with the same key committed first; ours rolled back whole.
