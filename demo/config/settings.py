@@ -256,6 +256,13 @@ PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
 # New accounts per client address, over the API and the register page together: a family
 # behind one router registers a few; a script registering thousands is stopped.
 REGISTER_RATE = env.str("REGISTER_RATE", default="10/hour")
+# Failed logins (shop/logins.py) per account and per client address within a window of
+# LOGIN_FAILURE_WINDOW seconds; past either, logins there wait for the window to end. Ten
+# guesses at an account in 15 minutes leave a forgetful shopper room and a guesser nowhere;
+# an address gets more, as many shoppers may share one.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=15 * 60)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

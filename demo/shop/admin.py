@@ -6,6 +6,10 @@ from django.contrib import admin, messages
 from . import services
 from .errors import ShopError
 from .models import Item, Order, StockMovement
+from .pages.forms import AdminLoginForm
+
+# The admin's login is held to the same failed-login limits as the shop's (shop/logins.py).
+admin.site.login_form = AdminLoginForm
 
 
 class ItemForm(forms.ModelForm):

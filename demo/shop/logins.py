@@ -1,19 +1,83 @@
-"""Failed logins leave a trace an operator can act on: the username tried and the client's
-address, on every login path (the API's token, the login page, the admin). Never the password
-(Django's signal has already masked it) and never a token."""
+"""Failed logins: limited per account and per client address, and logged, on every login
+path (the API's token, the login page, the admin).
 
+A guessed password costs the guesser a failure on the account and on the address it came
+from. Past LOGIN_FAILURES_PER_ACCOUNT failures on an account, or LOGIN_FAILURES_PER_ADDRESS
+from an address, within one LOGIN_FAILURE_WINDOW, logins there are refused until the window
+ends, the right password included: otherwise a guesser would learn when they hit it. An
+address gets more tries than an account, as many people share one (an office, a mobile
+carrier). The counts live in the cache: Redis, shared by every process, when it is there.
+"""
+
+import hashlib
 import logging
+import time
+import unicodedata
 
+from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
+from django.core.cache import cache
 from django.dispatch import receiver
 
 logger = logging.getLogger("stockwire.shop.logins")
 
 
+def login_wait(request, username: str | None) -> int:
+    """Seconds until a login to `username` from this request's address may be tried; 0 if now.
+
+    The limit must never lock the shop out of logins when the cache is away: then it allows,
+    and says so in the log.
+    """
+    window, start = _window()
+    limits = _limits(request, username, start)
+    try:
+        counts = cache.get_many(list(limits))
+    except Exception:
+        logger.warning("login limit unavailable; allowing the login", exc_info=True)
+        return 0
+    if any(counts.get(key, 0) >= limit for key, limit in limits.items()):
+        return max(1, int(start + window - time.time()))
+    return 0
+
+
 @receiver(user_login_failed)
-def log_failed_login(sender, credentials, request=None, **kwargs) -> None:
-    client = request.META.get("REMOTE_ADDR", "-") if request is not None else "-"
+def record_failed_login(sender, credentials, request=None, **kwargs) -> None:
+    """Count the failure against the account and the address, and log it: the username tried
+    and the address, never the password (Django's signal has already masked it)."""
+    username = credentials.get("username")
+    client = _address(request)
     path = request.path if request is not None else "-"
-    logger.warning(
-        "login failed: username=%r client=%s path=%s", credentials.get("username"), client, path
-    )
+    logger.warning("login failed: username=%r client=%s path=%s", username, client, path)
+    if request is None:
+        return
+    window, start = _window()
+    try:
+        for key in _limits(request, username, start):
+            cache.add(key, 0, timeout=window)
+            cache.incr(key)
+    except Exception:
+        logger.warning("login limit unavailable; failure not counted", exc_info=True)
+
+
+def _window() -> tuple[int, int]:
+    """The window's length and the start of the current one (fixed windows: one key each)."""
+    window = settings.LOGIN_FAILURE_WINDOW
+    return window, int(time.time()) // window * window
+
+
+def _limits(request, username: str | None, start: int) -> dict[str, int]:
+    """The cache key of each count this login is held to, and its limit."""
+    address = _address(request)
+    limits = {f"login-failures:address:{address}:{start}": settings.LOGIN_FAILURES_PER_ADDRESS}
+    if username:
+        # One account however its name is typed, as registration judges a name taken; hashed,
+        # as a name tried can be anything and as long as the request allows.
+        account = unicodedata.normalize("NFKC", username).casefold()
+        digest = hashlib.sha256(account.encode()).hexdigest()[:32]
+        limits[f"login-failures:account:{digest}:{start}"] = settings.LOGIN_FAILURES_PER_ACCOUNT
+    return limits
+
+
+def _address(request) -> str:
+    # The direct client's address; uvicorn puts a trusted proxy's X-Forwarded-For here.
+    return request.META.get("REMOTE_ADDR", "-") if request is not None else "-"

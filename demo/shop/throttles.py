@@ -5,7 +5,9 @@ change them. The limits guard against scripts; the shop keeps selling if Redis b
 import logging
 
 from django.conf import settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, BaseThrottle, UserRateThrottle
+
+from shop.logins import login_wait
 
 logger = logging.getLogger("stockwire.shop")
 
@@ -38,3 +40,15 @@ class RegistrationRateThrottle(FailOpen, AnonRateThrottle):
 
     def get_rate(self) -> str:
         return settings.REGISTER_RATE
+
+
+class LoginThrottle(BaseThrottle):
+    """Logins to an account or from an address with too many recent failures (shop/logins.py)."""
+
+    def allow_request(self, request, view) -> bool:
+        username = request.data.get("username") if isinstance(request.data, dict) else None
+        self.retry_after = login_wait(request, username if isinstance(username, str) else None)
+        return not self.retry_after
+
+    def wait(self) -> int:
+        return self.retry_after

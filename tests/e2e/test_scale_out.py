@@ -22,7 +22,10 @@ PASSWORD = "stockwire-demo"
 def shop_env():
     with scratch_database() as url:
         env = demo_shop_env(
-            DATABASE_URL=url, REDIS_URL=_redis_url(), CHANNEL_PREFIX=channel_prefix()
+            DATABASE_URL=url,
+            REDIS_URL=_redis_url(),
+            CHANNEL_PREFIX=channel_prefix(),
+            LOGIN_FAILURES_PER_ACCOUNT="3",
         )
         yield env
 
@@ -116,3 +119,14 @@ async def test_sockets_on_both_processes_only_move_forward_to_the_last_version(t
     finally:
         for socket, _ in sockets:
             await socket.close()
+
+
+def test_failed_logins_on_one_process_hold_back_logins_on_the_other(two_servers):
+    first, second = two_servers
+    guess = {"username": "mallory", "password": "guess"}
+    for _ in range(3):
+        assert http_json("POST", f"{first.url}/api/auth/token", guess)[0] == 401
+
+    status, body = http_json("POST", f"{second.url}/api/auth/token", guess)
+
+    assert (status, body["error"]) == (429, "too_many_failed_logins")

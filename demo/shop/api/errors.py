@@ -52,6 +52,11 @@ class DatabaseUnavailable(exceptions.APIException):
     default_detail = "The shop's database is unreachable; please try again shortly."
 
 
+class TooManyFailedLogins(exceptions.Throttled):
+    default_code = "too_many_failed_logins"
+    default_detail = "Too many failed logins for this account or from your address."
+
+
 class DomainError(exceptions.APIException):
     def __init__(self, error: errors.ShopError):
         super().__init__(error.detail, error.code)

@@ -8,10 +8,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.views import TokenObtainPairView
 
 from shop import selectors, services
-from shop.throttles import PurchaseRateThrottle, RegistrationRateThrottle
+from shop.throttles import LoginThrottle, PurchaseRateThrottle, RegistrationRateThrottle
 
+from .errors import TooManyFailedLogins
 from .serializers import (
     ItemSerializer,
     OrderSerializer,
@@ -43,6 +45,15 @@ class RegisterView(APIView):
         return Response(
             {"id": user.pk, "username": user.get_username()}, status=status.HTTP_201_CREATED
         )
+
+
+class TokenView(TokenObtainPairView):
+    """simplejwt's login, held to the failed-login limits of every login path."""
+
+    throttle_classes = [LoginThrottle]
+
+    def throttled(self, request, wait):
+        raise TooManyFailedLogins(wait)
 
 
 class ItemListView(generics.ListAPIView):

@@ -10,7 +10,7 @@ urlpatterns = [
     path("items/<item_id:item_id>/", views.item, name="item"),
     path("orders/", views.orders, name="orders"),
     path("staff/stock/", views.stock_room, name="stock-room"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("register/", views.register, name="register"),
 ]

@@ -5,6 +5,7 @@ purchases and restocks go through the JSON API (shop/static/shop/shop.js).
 """
 
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import PermissionDenied
@@ -14,6 +15,8 @@ from django.shortcuts import redirect, render
 from shop import selectors, services
 from shop.errors import UsernameTaken
 from shop.throttles import RegistrationRateThrottle
+
+from .forms import LoginForm
 
 
 @login_required
@@ -61,3 +64,16 @@ def register(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("catalog")
     return render(request, "registration/register.html", {"form": form})
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, answering 429 with Retry-After while logins are held back."""
+
+    form_class = LoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.retry_after:
+            response.status_code = 429
+            response["Retry-After"] = str(form.retry_after)
+        return response
