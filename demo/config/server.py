@@ -56,11 +56,12 @@ def main(argv=None) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        # Measured here: uvloop and httptools; uvicorn's sans-I/O websockets protocol, with
-        # the frame writer our fan-out uses (stockwire/uvicorn.py). Named, not imported: the
-        # worker imports it after the metrics folder is set.
+        # Measured here: uvloop and httptools, with limits on request heads (config/http.py:
+        # their timeout and sizes); uvicorn's sans-I/O websockets protocol, with the frame
+        # writer our fan-out uses (stockwire/uvicorn.py). Named, not imported: the worker
+        # imports them after the metrics folder is set.
         loop="uvloop",
-        http="httptools",
+        http="config.http:HttpToolsProtocol",
         ws="stockwire.uvicorn:WebSocketProtocol",
         # Frames are ~60-byte JSON sent to thousands of sockets: compressing them per socket
         # costs CPU on the fan-out path and saves nothing.
