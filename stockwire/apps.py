@@ -7,3 +7,6 @@ class StockwireConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .signouts import connect_signals
+
+        connect_signals()

@@ -19,7 +19,9 @@ A refused socket is accepted and closed at once with a 44xx code, so clients can
 and the refusal is logged once, without the query string (it may hold a token).
 """
 
+import hashlib
 import logging
+from typing import NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from channels.auth import get_user as get_session_user
@@ -40,6 +42,18 @@ logger = logging.getLogger("stockwire.auth")
 # The scope key of when a socket's credentials end (a token's expiry, in epoch seconds; None
 # for a session): the consumer closes the socket then, with 4401.
 CREDENTIALS_EXPIRE_AT = "stockwire.credentials_expire_at"
+
+# The scope key of the digest of the session a cookie socket opened with (None for a token):
+# a logout of that session closes the socket (stockwire/signouts.py).
+SESSION = "stockwire.session"
+
+
+class Credentials(NamedTuple):
+    user: object
+    # When they end (a token's expiry, in epoch seconds); None for a session.
+    expires_at: float | None = None
+    # session_digest() of a cookie socket's session; None for a token or a visitor.
+    session: str | None = None
 
 
 class Refused(Exception):
@@ -62,7 +76,7 @@ class WebSocketAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         try:
-            user, expires_at = await authenticate(scope)
+            credentials = await authenticate(scope)
         except Refused as refusal:
             logger.info(
                 "websocket refused: %s (close %d) client=%s path=%s",
@@ -73,13 +87,12 @@ class WebSocketAuthMiddleware:
             )
             REFUSED_SOCKETS.labels(refusal.reason.replace(" ", "_")).inc()
             return await _refuse(receive, send, refusal.code)
-        return await self.app(
-            dict(scope, user=user, **{CREDENTIALS_EXPIRE_AT: expires_at}), receive, send
-        )
+        extra = {CREDENTIALS_EXPIRE_AT: credentials.expires_at, SESSION: credentials.session}
+        return await self.app(dict(scope, user=credentials.user, **extra), receive, send)
 
 
-async def authenticate(scope) -> tuple:
-    """(the socket's user, when its credentials expire or None), or raise Refused."""
+async def authenticate(scope) -> Credentials:
+    """Who the socket is and how long for, or raise Refused."""
     if not _host_allowed(scope):
         raise Refused(CloseCode.FORBIDDEN_ORIGIN, "host not allowed")
     origin = _header(scope, b"origin")
@@ -97,12 +110,12 @@ async def authenticate(scope) -> tuple:
         except DATABASE_ERRORS:
             raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
         if user.is_authenticated and user.is_active:
-            return user, None
+            return Credentials(user, session=session_digest(session_key))
         if stockwire_settings.ANONYMOUS:
-            return AnonymousUser(), None
+            return Credentials(AnonymousUser())
         raise Refused(CloseCode.UNAUTHORIZED, "session not logged in")
     if stockwire_settings.ANONYMOUS:
-        return AnonymousUser(), None
+        return Credentials(AnonymousUser())
     raise Refused(CloseCode.UNAUTHORIZED, "no credentials")
 
 
@@ -165,11 +178,17 @@ def _user_for_token(raw: str):
     jwt = JWTAuthentication()
     try:
         token = jwt.get_validated_token(raw.encode())
-        return jwt.get_user(token), float(token["exp"])
+        return Credentials(jwt.get_user(token), float(token["exp"]))
     except (TokenError, AuthenticationFailed):
         raise Refused(CloseCode.UNAUTHORIZED, "invalid token") from None
     except DATABASE_ERRORS:
         raise Refused(CloseCode.SERVICE_UNAVAILABLE, "database unavailable") from None
+
+
+def session_digest(session_key: str) -> str:
+    """How processes name a session to each other: a digest, so that its key, a credential,
+    never travels through the channel layer."""
+    return hashlib.blake2b(session_key.encode(), digest_size=16).hexdigest()
 
 
 def _session_store(session_key: str):

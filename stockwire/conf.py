@@ -27,20 +27,22 @@ DEFAULTS: dict[str, Any] = {
     "RESYNC_SECONDS": 2.0,
     # Enough for any page of a shop; bounds what one socket can make the server track.
     "MAX_SUBSCRIPTIONS": 200,
-    # Sockets one user may hold open on one server process: tabs, devices and apps of one
-    # person fit many times over; past it a socket is refused with 4409.
+    # Sockets one user may hold open, over every process sharing REDIS_URL: tabs, devices and
+    # apps of one person fit many times over; past it a socket is refused with 4409.
     "MAX_SOCKETS_PER_USER": 20,
     # A page sends a subscribe on load and a ping every 25 s; a burst of 30 and 10 a second
     # after that is far above any honest client. Past it, a socket is closed with 4429.
     "MESSAGE_BURST": 30,
     "MESSAGES_PER_SECOND": 10.0,
     # Presence: each process renews its viewers every REFRESH seconds; a viewer not renewed
-    # for TTL seconds (its process died) stops counting. Three refreshes fit in a TTL.
+    # for TTL seconds (its process died) stops counting. Three refreshes fit in a TTL. The
+    # sockets counted against MAX_SOCKETS_PER_USER are renewed and expire the same way.
     "PRESENCE_TTL_SECONDS": 30.0,
     "PRESENCE_REFRESH_SECONDS": 10.0,
-    # Presence counts shared by every process (redis://...); unset, each process counts its own.
+    # Presence counts and each user's sockets, shared by every process (redis://...); unset,
+    # each process counts its own.
     "REDIS_URL": None,
-    # Prefix of the presence keys in Redis; processes sharing Redis and prefix are one site.
+    # Prefix of Stockwire's keys in Redis; processes sharing Redis and prefix are one site.
     "KEY_PREFIX": "stockwire",
     # The backoff clients are told to use after a drop (full jitter between 0 and
     # min(cap, base * 2^attempt)); a higher cap spreads a reconnect storm over longer.

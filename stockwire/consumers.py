@@ -15,7 +15,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from . import protocol, stock
-from .auth import CREDENTIALS_EXPIRE_AT
+from .auth import CREDENTIALS_EXPIRE_AT, SESSION
 from .conf import stockwire_settings
 from .errors import DATABASE_ERRORS
 from .flood import MessageBudget
@@ -71,15 +71,15 @@ class HubConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope["user"]
         runtime = delivery()
-        if user.is_authenticated:
-            if runtime.user_sockets[user.pk] >= stockwire_settings.MAX_SOCKETS_PER_USER:
-                await self.refuse(CloseCode.TOO_MANY_SOCKETS, "too_many_sockets")
-                return
-            runtime.user_sockets[user.pk] += 1
+        if user.is_authenticated and not await runtime.user_sockets.admit(user.pk):
+            await self.refuse(CloseCode.TOO_MANY_SOCKETS, "too_many_sockets")
+            return
         self.user = user
         self.delivery = runtime
         self.hub = runtime.hub
-        self.outbox = Outbox(self.base_send, frame_writer(self.scope))
+        self.outbox = Outbox(
+            self.base_send, frame_writer(self.scope), session=self.scope.get(SESSION)
+        )
         self.topics: set[str] = set()
         self.budget = MessageBudget(
             stockwire_settings.MESSAGES_PER_SECOND, stockwire_settings.MESSAGE_BURST
@@ -160,13 +160,10 @@ class HubConsumer(AsyncWebsocketConsumer):
             self.counted.dec()
         if hasattr(self, "expiry"):
             self.expiry.cancel()
-        if self.user.is_authenticated:
-            sockets = self.delivery.user_sockets
-            sockets[self.user.pk] -= 1
-            if not sockets[self.user.pk]:
-                del sockets[self.user.pk]
         SUBSCRIPTIONS.dec(len(outbox.watched))
         outbox.close()
+        if self.user.is_authenticated:
+            await self.delivery.user_sockets.release(self.user.pk)
         for topic in list(self.topics):
             await self._leave(topic)
         client = self.scope.get("client") or ("-", "-")
@@ -293,6 +290,8 @@ class LegacyCountConsumer(HubConsumer):
 
     async def open(self) -> None:
         await self._join(LEGACY)
+        # Only so that a logout or a deactivation reaches it: it gets no user messages.
+        await self._join(user_topic(self.user.pk))
         await self.accept_with(protocol.legacy_grouped(self.user.pk))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:

@@ -12,6 +12,7 @@ STOCK_CHANGED = "stock.changed"
 LEGACY_UPDATE_COUNT = "legacy.update_count"
 USER_MESSAGE = "user.message"
 PRESENCE_COUNT = "presence.count"
+USER_SIGNED_OUT = "user.signed_out"
 
 
 def stock_changed(item_id: int, quantity: int, version: int) -> dict:
@@ -43,3 +44,9 @@ def presence_count(item_id: int, viewers: int, seq: int) -> dict:
         "seq": seq,
         "frame": protocol.presence(item_id, viewers, seq),
     }
+
+
+def user_signed_out(user_id: int, session: str | None = None) -> dict:
+    """A user's sockets must end: those of one session (a logout; `session` is its digest,
+    stockwire.auth.session_digest), or every one of them (None: the user was deactivated)."""
+    return {"type": USER_SIGNED_OUT, "user": user_id, "session": session}

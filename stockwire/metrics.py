@@ -73,8 +73,9 @@ REFUSAL_REASONS = (
     "flood",
     "too_many_sockets",
     "credentials_expired",
+    "signed_out",
 )
-LAYER_OPERATIONS = ("receive", "group_add", "group_send", "presence")
+LAYER_OPERATIONS = ("receive", "group_add", "group_send", "presence", "socket_limit")
 FANNED_OUT_KINDS = ("stock", "event", "presence")
 
 for _endpoint in ENDPOINTS:

@@ -14,6 +14,9 @@ Nothing is sent before the socket is open. A socket joins its topics before it i
 so that nothing published after its greeting is missed; what arrives meanwhile waits and
 goes after the greeting (a send before the accept is an ASGI error, and would cost the
 socket every later message).
+
+The server ends a socket through its Outbox too (its user signed out): the close replaces
+whatever waits, and nothing is queued after it.
 """
 
 import asyncio
@@ -61,11 +64,17 @@ class Outbox:
         "_write_frame",
         "closed",
         "opened",
+        "session",
     )
 
-    def __init__(self, send: Send, write_frame: WriteFrame | None = None):
+    def __init__(
+        self, send: Send, write_frame: WriteFrame | None = None, *, session: str | None = None
+    ):
         self._send = send
         self._write_frame = write_frame
+        # The digest of the session a cookie socket opened with (stockwire.auth.SESSION): a
+        # logout of that session ends it. None for a token socket or a visitor.
+        self.session = session
         # item id -> newest version queued or sent; its keys are the items this socket watches.
         self._versions: dict[int, int] = {}
         # item id -> newest presence seq queued or sent.
@@ -115,6 +124,8 @@ class Outbox:
         pays only in a fan-out, and the hello right after the handshake stays on the path
         every ASGI server takes.
         """
+        if self.closed:
+            return
         self._pending[next(_event_keys)] = event
         self._wake()
 
@@ -124,12 +135,26 @@ class Outbox:
         self._wake()
 
     def close(self) -> None:
+        """The socket is closing (its consumer says so): send nothing more."""
         self.closed = True
         self._pending.clear()
         if self._drainer is not None:
             self._drainer.cancel()
 
+    def end(self, code: int) -> None:
+        """Close the socket with `code` from the server's side: what waits is dropped, and
+        only a frame being written goes before the close. A socket not open yet is closed
+        right after its greeting. Its consumer then disconnects as for any close."""
+        if self.closed:
+            return
+        self.closed = True
+        self._pending.clear()
+        self._pending[next(_event_keys)] = {"type": "websocket.close", "code": int(code)}
+        self._wake()
+
     def _queue(self, key, event: dict) -> None:
+        if self.closed:
+            return
         # Fastest: nothing waits before it, and the server writes the frame at once. This is
         # the path of nearly every fanned-out delivery, and it makes no coroutine at all.
         if (
@@ -137,7 +162,6 @@ class Outbox:
             and self.opened
             and not self._pending
             and self._write_frame is not None
-            and not self.closed
             and self._write_frame(event)
         ):
             return
@@ -145,7 +169,7 @@ class Outbox:
         self._wake()
 
     def _wake(self) -> None:
-        if self._drainer is not None or self.closed or not self.opened:
+        if self._drainer is not None or not self.opened:
             return
         # Send right now, in the caller's turn of the event loop: a socket that can take the
         # frame (nearly all of them) costs no task. Only one whose client has stopped reading

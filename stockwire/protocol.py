@@ -55,10 +55,11 @@ class CloseCode(IntEnum):
     Sent as int(code): some servers (daphne) accept nothing but a plain int.
     """
 
+    # No credentials, or they ended: a token expired, a session logged out, a user deactivated.
     UNAUTHORIZED = 4401
     FORBIDDEN_ORIGIN = 4403
     NOT_FOUND = 4404
-    # The user already holds MAX_SOCKETS_PER_USER sockets on this server process.
+    # The user already holds MAX_SOCKETS_PER_USER sockets (over every process with Redis).
     TOO_MANY_SOCKETS = 4409
     TOO_MANY_MESSAGES = 4429
     SERVICE_UNAVAILABLE = 4503

@@ -1,4 +1,4 @@
-"""The one way stock changes and user messages leave a process: after commit, through the
+"""The one way stock changes, user messages and sign-outs leave a process: after commit, through the
 channel layer, to one hub per process (stockwire/hub.py).
 
 Each frame is encoded once, here; no receiver encodes it again or queries the database.
@@ -81,6 +81,13 @@ def notify_user(user_id: int, message: dict, *, using: str | None = None) -> Non
     if message["type"] in protocol.RESERVED_TYPES:
         raise ValueError(f"{message['type']!r} is a type of Stockwire's own protocol.")
     send = (topics.user_topic(user_id), messages.user_message(user_id, message))
+    transaction.on_commit(partial(publisher.send, send), using=using, robust=True)
+
+
+def sign_out(user_id: int, session: str | None = None, *, using: str | None = None) -> None:
+    """Close a user's open sockets on every process with 4401, once the current transaction
+    commits: those of one session (its stockwire.auth.session_digest), or all of them."""
+    send = (topics.user_topic(user_id), messages.user_signed_out(user_id, session))
     transaction.on_commit(partial(publisher.send, send), using=using, robust=True)
 
 

@@ -1,11 +1,10 @@
 """What a server process runs for its sockets, made on first use in its event loop.
 
-One hub (layer memberships), one set of local subscribers, presence counts and the resync,
-per event loop: a server process has one; each test has its own.
+One hub (layer memberships), one set of local subscribers, presence counts, the resync and
+the count of each user's sockets, per event loop: a server process has one; each test has its own.
 """
 
 import asyncio
-from collections import Counter
 from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
@@ -14,6 +13,7 @@ from .hub import Hub
 from .presence import Presence
 from .resync import Resync
 from .subscribers import Subscribers
+from .user_sockets import UserSockets
 
 
 @dataclass(eq=False)
@@ -22,8 +22,8 @@ class Delivery:
     hub: Hub
     presence: Presence
     resync_task: asyncio.Task
-    # user id -> this process's open sockets of the user (STOCKWIRE["MAX_SOCKETS_PER_USER"]).
-    user_sockets: Counter[int] = field(default_factory=Counter)
+    # Each user's open sockets over every process (STOCKWIRE["MAX_SOCKETS_PER_USER"]).
+    user_sockets: UserSockets = field(default_factory=UserSockets)
 
     async def close(self) -> None:
         """Stop every task of this loop's delivery (tests do; a server process just exits)."""
@@ -31,6 +31,7 @@ class Delivery:
         await asyncio.gather(self.resync_task, return_exceptions=True)
         await self.hub.close()
         await self.presence.close()
+        await self.user_sockets.close()
         _deliveries.pop(asyncio.get_running_loop(), None)
 
 

@@ -5,15 +5,20 @@ resync and presence hand theirs here too. A handler builds the ASGI event once a
 to each local socket's Outbox: nothing is encoded, queried or allocated per socket.
 """
 
+import logging
 import time
 
 from . import messages, topics
-from .metrics import FANOUT_SECONDS, MESSAGES_FANNED_OUT
+from .metrics import FANOUT_SECONDS, MESSAGES_FANNED_OUT, REFUSED_SOCKETS
 from .outbox import Outbox, text_event
+from .protocol import CloseCode
+
+logger = logging.getLogger("stockwire.subscribers")
 
 STOCK_FANNED_OUT = MESSAGES_FANNED_OUT.labels("stock")
 EVENTS_FANNED_OUT = MESSAGES_FANNED_OUT.labels("event")
 PRESENCE_FANNED_OUT = MESSAGES_FANNED_OUT.labels("presence")
+SIGNED_OUT = REFUSED_SOCKETS.labels("signed_out")
 
 
 class Subscribers:
@@ -28,6 +33,7 @@ class Subscribers:
             messages.LEGACY_UPDATE_COUNT: self.legacy_update_count,
             messages.USER_MESSAGE: self.user_message,
             messages.PRESENCE_COUNT: self.presence_count,
+            messages.USER_SIGNED_OUT: self.user_signed_out,
         }
 
     def add(self, topic: str, outbox: Outbox) -> bool:
@@ -90,7 +96,33 @@ class Subscribers:
         self._fan_out_event(topics.LEGACY, message)
 
     def user_message(self, message: dict) -> None:
-        self._fan_out_event(topics.user_topic(message["user"]), message)
+        # A user's legacy sockets are on the user's topic only to be signed out: the legacy
+        # protocol has no user messages.
+        members = self._topics.get(topics.user_topic(message["user"]))
+        legacy = self._topics.get(topics.LEGACY)
+        if members and legacy:
+            members = members - legacy
+        self._fan_out(members, message)
+
+    def user_signed_out(self, message: dict) -> None:
+        """Close the user's sockets of the session that logged out, or all of them, with 4401:
+        the client must log in again."""
+        session = message["session"]
+        ending = [
+            outbox
+            for outbox in self._topics.get(topics.user_topic(message["user"]), ())
+            if session is None or outbox.session == session
+        ]
+        for outbox in ending:
+            outbox.end(CloseCode.UNAUTHORIZED)
+        if ending:
+            SIGNED_OUT.inc(len(ending))
+            logger.info(
+                "closing %d sockets of user %s: %s",
+                len(ending),
+                message["user"],
+                "their session logged out" if session else "deactivated or deleted",
+            )
 
     def presence_count(self, message: dict) -> None:
         item_id, seq = message["item"], message["seq"]
@@ -108,7 +140,9 @@ class Subscribers:
         PRESENCE_FANNED_OUT.inc(len(members))
 
     def _fan_out_event(self, topic: str, message: dict) -> None:
-        members = self._topics.get(topic)
+        self._fan_out(self._topics.get(topic), message)
+
+    def _fan_out(self, members: set[Outbox] | None, message: dict) -> None:
         if not members:
             return
         event = text_event(message["frame"])

@@ -266,3 +266,47 @@ async def test_one_off_messages_go_the_asgi_way_even_with_a_frame_writer():
     outbox = server.outbox()
     outbox.push_event(text_event("hello"))
     assert server.written == [] and server.socket.frames == ["hello"]
+
+
+# Ending a socket from the server's side (its user signed out)
+
+
+class RecordingSocket(Socket):
+    """A Socket that also records the close it is sent."""
+
+    async def send(self, event: dict) -> None:
+        await self.open.wait()
+        self.frames.append(event.get("text") or f"close {event['code']}")
+
+
+async def test_ending_drops_what_waits_and_closes_right_after_the_frame_being_written():
+    socket = RecordingSocket()
+    outbox = opened_outbox(socket.send)
+    outbox.watch(1)
+    socket.open.clear()
+    outbox.push_state(1, 1, text_event("v1"))
+    await settle()  # v1 is on its way and the socket is stuck
+    outbox.push_state(1, 2, text_event("v2"))
+    outbox.push_event(text_event("order"))
+
+    outbox.end(4401)
+    outbox.push_state(1, 3, text_event("v3"))
+    outbox.push_event(text_event("pong"))
+    socket.open.set()
+    await settle()
+
+    assert socket.frames == ["v1", "close 4401"]
+    assert outbox.closed
+
+
+async def test_an_outbox_ended_before_its_socket_opens_closes_it_once_open():
+    socket = RecordingSocket()
+    outbox = Outbox(socket.send)
+    outbox.push_event(text_event("order"))
+    outbox.end(4401)
+    await settle()
+    assert socket.frames == []
+
+    outbox.open()
+    await settle()
+    assert socket.frames == ["close 4401"]
