@@ -2,24 +2,44 @@
 
 The public API; docs/integrating.md shows it at work.
 
-    quantity, version = stockwire.take(item_id, 2)     # a sale: never below zero
-    quantity, version = stockwire.give(item_id, 10)    # a restock
-    stockwire.publish_stock(item_id, quantity, version)  # stock you changed your own way
+    stock = stockwire.take(item_id, 2)                  # a sale: never more than available
+    stock = stockwire.give(item_id, 10)                 # a restock
+    hold, stock = stockwire.hold(item_id, 1, user_id=user.pk)   # kept for a buyer a while
+    stock = stockwire.take(item_id, 1, hold=hold.pk, user_id=user.pk)  # bought through it
+    stock = stockwire.release(hold.pk, user_id=user.pk)          # or given back
+    stockwire.publish_stock(item_id, on_hand, version)  # stock you changed your own way
     stockwire.notify_user(user_id, {"type": "order", ...})
 
-Each publishes once the current transaction commits; nothing is sent for a rollback.
+`stock` is a Stock: `on_hand`, `held`, `version` and `available` (on hand, not held). Each
+change publishes once the current transaction commits; nothing is sent for a rollback.
 """
 
-from .errors import OutOfStock, StockwireError, UnknownItem
+from .errors import (
+    HoldExpired,
+    HoldLimitReached,
+    HoldMismatch,
+    OutOfStock,
+    StockwireError,
+    UnknownHold,
+    UnknownItem,
+)
+from .holds import hold, release
 from .publish import notify_user, publish_stock
-from .stock import give, take
+from .stock import Stock, give, take
 
 __all__ = [
+    "HoldExpired",
+    "HoldLimitReached",
+    "HoldMismatch",
     "OutOfStock",
+    "Stock",
     "StockwireError",
+    "UnknownHold",
     "UnknownItem",
     "give",
+    "hold",
     "notify_user",
     "publish_stock",
+    "release",
     "take",
 ]

@@ -3,6 +3,8 @@ from django.apps import AppConfig
 
 class StockwireConfig(AppConfig):
     name = "stockwire"
+    # Its own, so its migrations never depend on the project's DEFAULT_AUTO_FIELD.
+    default_auto_field = "django.db.models.BigAutoField"
     verbose_name = "Stockwire live stock"
 
     def ready(self) -> None:

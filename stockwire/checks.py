@@ -54,6 +54,17 @@ def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         )
     if not stockwire_settings.RESYNC_SECONDS > 0:
         found.append(checks.Error("RESYNC_SECONDS must be above 0.", id="stockwire.E007"))
+    if stockwire_settings.HELD_FIELD and (source or not model):
+        found.append(
+            checks.Error(
+                'STOCKWIRE["HELD_FIELD"] needs stock on MODEL, read from it: without SOURCE.',
+                hint="Holds change MODEL's rows; a SOURCE would show stock without them.",
+                id="stockwire.E008",
+            )
+        )
+    for key in ("HOLD_SECONDS", "HOLD_SWEEP_SECONDS"):
+        if not getattr(stockwire_settings, key) > 0:
+            found.append(checks.Error(f"{key} must be above 0.", id="stockwire.E009"))
     return found
 
 
@@ -69,7 +80,10 @@ def _check_model(label) -> list[checks.CheckMessage]:
             )
         ]
     found = []
-    for key in ("QUANTITY_FIELD", "VERSION_FIELD"):
+    keys = ["QUANTITY_FIELD", "VERSION_FIELD"]
+    if stockwire_settings.HELD_FIELD:
+        keys.append("HELD_FIELD")
+    for key in keys:
         name = getattr(stockwire_settings, key)
         try:
             field = model._meta.get_field(name)

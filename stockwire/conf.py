@@ -14,6 +14,16 @@ DEFAULTS: dict[str, Any] = {
     "MODEL": None,
     "QUANTITY_FIELD": "quantity",
     "VERSION_FIELD": "version",
+    # Holds (stockwire/holds.py) need a third integer field on MODEL: the units held for
+    # buyers. Unset, nothing is ever held and hold() refuses.
+    "HELD_FIELD": None,
+    # How long a hold keeps its units for the buyer: time to pay, as shop platforms give.
+    "HOLD_SECONDS": 600,
+    # Units one user may hold of one item, and in all: a buyer's basket, not a warehouse.
+    "HOLD_LIMIT_PER_ITEM": 5,
+    "HOLD_LIMIT_TOTAL": 20,
+    # Each server process returns expired holds' units this often: within a second of expiry.
+    "HOLD_SWEEP_SECONDS": 0.5,
     # ...or a dotted path to `levels(ids) -> {id: (quantity, version)}` for stock kept
     # elsewhere (another table, a sum over warehouses). Wins over MODEL for reads.
     "SOURCE": None,

@@ -246,10 +246,8 @@ class StockConsumer(HubConsumer):
             await self._leave(item_topic(item))
         SUBSCRIPTIONS.inc(len(levels))
         presence = self.delivery.presence
-        for item, (quantity, version) in levels.items():
-            self.outbox.push_state(
-                item, version, text_event(protocol.stock(item, quantity, version))
-            )
+        for item, level in levels.items():
+            self.outbox.push_state(item, level.version, text_event(protocol.stock(item, *level)))
             if not self.delivery.subscribers.send_presence(item, self.outbox):
                 presence.learn(item)
         if view:

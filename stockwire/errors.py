@@ -33,3 +33,45 @@ class OutOfStock(StockwireError):
         self.item_id = item_id
         self.requested = requested
         self.available = available
+
+
+class UnknownHold(StockwireError, LookupError):
+    """No hold of this user by that id is active (never was, someone else's, or ended)."""
+
+    code = "unknown_hold"
+
+    def __init__(self, hold_id: int):
+        super().__init__(f"You have no active hold {hold_id}.")
+        self.hold_id = hold_id
+
+
+class HoldExpired(StockwireError):
+    """The hold's time ran out before the purchase; its units went back to the others."""
+
+    code = "hold_expired"
+
+    def __init__(self, hold_id: int):
+        super().__init__(f"Hold {hold_id} has expired; its units are for sale again.")
+        self.hold_id = hold_id
+
+
+class HoldMismatch(StockwireError):
+    """A purchase through a hold asks for another item, or more units than it holds."""
+
+    code = "hold_mismatch"
+
+    def __init__(self, hold_id: int, *, item_id: int, quantity: int):
+        super().__init__(
+            f"Hold {hold_id} is for {quantity} of item {item_id}; buy at most that through it."
+        )
+        self.hold_id = hold_id
+
+
+class HoldLimitReached(StockwireError):
+    """The user holds as many units as HOLD_LIMIT_PER_ITEM or HOLD_LIMIT_TOTAL allows."""
+
+    code = "hold_limit_reached"
+
+    def __init__(self, detail: str, *, limit: int):
+        super().__init__(detail)
+        self.limit = limit

@@ -15,13 +15,13 @@ PRESENCE_COUNT = "presence.count"
 USER_SIGNED_OUT = "user.signed_out"
 
 
-def stock_changed(item_id: int, quantity: int, version: int) -> dict:
+def stock_changed(item_id: int, on_hand: int, held: int, version: int) -> dict:
     """An item's new state, for the item's subscribers; newer versions replace older ones."""
     return {
         "type": STOCK_CHANGED,
         "item": item_id,
         "version": version,
-        "frame": protocol.stock(item_id, quantity, version),
+        "frame": protocol.stock(item_id, on_hand, held, version),
         "published_at": time.time(),
     }
 

@@ -159,9 +159,17 @@ def hello(user) -> str:
     )
 
 
-def stock(item_id: int, quantity: int, version: int) -> str:
+def stock(item_id: int, on_hand: int, held: int, version: int) -> str:
+    """An item's stock: `quantity` is what a buyer can take now (on hand, not held)."""
     return encode(
-        {"type": MessageType.STOCK, "item": item_id, "quantity": quantity, "version": version}
+        {
+            "type": MessageType.STOCK,
+            "item": item_id,
+            "quantity": on_hand - held,
+            "on_hand": on_hand,
+            "held": held,
+            "version": version,
+        }
     )
 
 

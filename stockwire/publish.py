@@ -34,7 +34,7 @@ class Publisher:
 
     def send(self, *sends: tuple[str, dict]) -> None:
         """Send each (group, message); failures are logged and counted, never raised."""
-        loop = _loop_of_this_thread()
+        loop = loop_of_this_thread()
         if loop is not None:
             sending = asyncio.run_coroutine_threadsafe(self._send_all(sends), loop)
             sending.add_done_callback(partial(_check_sent, sends))
@@ -61,13 +61,16 @@ class Publisher:
 publisher = Publisher()
 
 
-def publish_stock(item_id: int, quantity: int, version: int, *, using: str | None = None) -> None:
+def publish_stock(
+    item_id: int, quantity: int, version: int, *, held: int = 0, using: str | None = None
+) -> None:
     """Tell every watcher of the item its new state, once the current transaction commits.
 
-    For stock changed other than by take() and give(); `version` must grow with each change.
+    For stock changed other than by Stockwire's own functions: `quantity` units on hand, of
+    which `held` are held; `version` must grow with each change.
     """
     sends = (
-        (topics.item_topic(item_id), messages.stock_changed(item_id, quantity, version)),
+        (topics.item_topic(item_id), messages.stock_changed(item_id, quantity, held, version)),
         (topics.LEGACY, messages.legacy_update_count(item_id)),
     )
     transaction.on_commit(partial(publisher.send, *sends), using=using, robust=True)
@@ -91,7 +94,7 @@ def sign_out(user_id: int, session: str | None = None, *, using: str | None = No
     transaction.on_commit(partial(publisher.send, send), using=using, robust=True)
 
 
-def _loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
+def loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
     """The event loop waiting for this thread's sync code, when a server runs it."""
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     return loop if loop is not None and loop.is_running() else None

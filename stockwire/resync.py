@@ -52,6 +52,6 @@ class Resync:
         if self._database_failing:
             logger.warning("database reachable again; resync resumed")
             self._database_failing = False
-        for item, (quantity, version) in levels.items():
-            if self._subscribers.is_newer(item, version):
-                self._subscribers.stock_changed(messages.stock_changed(item, quantity, version))
+        for item, level in levels.items():
+            if self._subscribers.is_newer(item, level.version):
+                self._subscribers.stock_changed(messages.stock_changed(item, *level))

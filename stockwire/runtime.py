@@ -1,7 +1,8 @@
-"""What a server process runs for its sockets, made on first use in its event loop.
+"""What a server process runs for its sockets and holds, made on first use in its event loop.
 
-One hub (layer memberships), one set of local subscribers, presence counts, the resync and
-the count of each user's sockets, per event loop: a server process has one; each test has its own.
+One hub (layer memberships), one set of local subscribers, presence counts, the resync, the
+count of each user's sockets and the sweep of expired holds, per event loop: a server process
+has one; each test has its own.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from .hub import Hub
 from .presence import Presence
 from .resync import Resync
 from .subscribers import Subscribers
+from .sweep import Sweep
 from .user_sockets import UserSockets
 
 
@@ -22,13 +24,15 @@ class Delivery:
     hub: Hub
     presence: Presence
     resync_task: asyncio.Task
+    sweep_task: asyncio.Task
     # Each user's open sockets over every process (STOCKWIRE["MAX_SOCKETS_PER_USER"]).
     user_sockets: UserSockets = field(default_factory=UserSockets)
 
     async def close(self) -> None:
         """Stop every task of this loop's delivery (tests do; a server process just exits)."""
         self.resync_task.cancel()
-        await asyncio.gather(self.resync_task, return_exceptions=True)
+        self.sweep_task.cancel()
+        await asyncio.gather(self.resync_task, self.sweep_task, return_exceptions=True)
         await self.hub.close()
         await self.presence.close()
         await self.user_sockets.close()
@@ -50,6 +54,7 @@ def delivery() -> Delivery:
             hub=Hub(layer, subscribers),
             presence=Presence(layer, subscribers),
             resync_task=loop.create_task(Resync(subscribers).run()),
+            sweep_task=loop.create_task(Sweep().run()),
         )
     return found
 

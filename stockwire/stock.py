@@ -1,50 +1,75 @@
 """Stock as the shop keeps it: read through STOCKWIRE's MODEL or SOURCE, changed on MODEL.
 
-take() and give() are one conditional UPDATE each, moving quantity and version together, so
-two buyers of the last unit can never both get it and every change has a version of its own.
-They publish after commit, and work inside the caller's transaction (an order and its audit
-row commit or roll back with the stock change).
+An item has units on hand and units held for buyers who are deciding (HELD_FIELD); what a
+buyer can take now is the difference. Every change is one conditional UPDATE that moves the
+counts and the version together, so two buyers of the last unit can never both get it, a
+held unit is never sold to another, and every state has a version of its own. Changes
+publish after commit and work inside the caller's transaction (an order and its audit row
+commit or roll back with the stock change).
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, models, router, transaction
 from django.utils.module_loading import import_string
 
+from . import holds
 from .conf import stockwire_settings
 from .errors import OutOfStock, UnknownItem
 from .publish import publish_stock
 
-Levels = dict[int, tuple[int, int]]
+
+class Stock(NamedTuple):
+    """An item's stock at one version: units on hand, and how many of them are held."""
+
+    on_hand: int
+    held: int
+    version: int
+
+    @property
+    def available(self) -> int:
+        """What a buyer without a hold can take now."""
+        return self.on_hand - self.held
 
 
-def levels(item_ids: Iterable[int]) -> Levels:
-    """Current (quantity, version) of each existing item among `item_ids`."""
+def levels(item_ids: Iterable[int]) -> dict[int, Stock]:
+    """The current Stock of each existing item among `item_ids`."""
     ids = list(item_ids)
     if not ids:
         return {}
     source = stockwire_settings.SOURCE
     if source:
-        return _source(source)(ids)
-    model = stock_model()
-    quantity, version = _field_names()
-    rows = model._default_manager.filter(pk__in=ids).values_list("pk", quantity, version)
-    return {pk: (q, v) for pk, q, v in rows}
+        found = _source(source)(ids)
+        return {pk: Stock(quantity, 0, version) for pk, (quantity, version) in found.items()}
+    fields = _fields()
+    rows = stock_model()._default_manager.filter(pk__in=ids).values_list("pk", *fields.names())
+    if fields.held is None:
+        return {pk: Stock(on_hand, 0, version) for pk, on_hand, version in rows}
+    return {pk: Stock(on_hand, held, version) for pk, on_hand, version, held in rows}
 
 
-def take(item_id: int, quantity: int) -> tuple[int, int]:
-    """Remove `quantity` units of an item; its (quantity, version) after. Never below zero."""
-    _check_quantity(quantity)
-    return _change(item_id, -quantity)
+def take(
+    item_id: int, quantity: int, *, hold: int | None = None, user_id: int | None = None
+) -> Stock:
+    """Remove `quantity` units of an item (a sale): from what is available, never more, or
+    through the buyer's `hold` (its id; `user_id` is the buyer's), whatever others took."""
+    check_quantity(quantity)
+    if hold is None:
+        return change(item_id, on_hand=-quantity, needs_available=quantity)
+    if user_id is None:
+        raise ValueError("A hold is taken by its buyer: pass user_id.")
+    return holds.take_held(item_id, quantity, hold_id=hold, user_id=user_id)
 
 
-def give(item_id: int, quantity: int) -> tuple[int, int]:
-    """Add `quantity` units of an item (a restock); its (quantity, version) after."""
-    _check_quantity(quantity)
-    return _change(item_id, quantity)
+def give(item_id: int, quantity: int) -> Stock:
+    """Add `quantity` units of an item (a restock)."""
+    check_quantity(quantity)
+    return change(item_id, on_hand=quantity)
 
 
 def stock_model() -> type[models.Model]:
@@ -57,64 +82,111 @@ def stock_model() -> type[models.Model]:
     return apps.get_model(label)
 
 
-def _field_names() -> tuple[str, str]:
-    return stockwire_settings.QUANTITY_FIELD, stockwire_settings.VERSION_FIELD
-
-
-@cache
-def _source(path: str) -> Callable[[list[int]], Levels]:
-    return import_string(path)
-
-
-def _check_quantity(quantity: int) -> None:
-    if type(quantity) is not int or quantity < 1:
-        raise ValueError(f"A quantity is a whole number of at least 1; got {quantity!r}.")
-
-
-def _change(item_id: int, delta: int) -> tuple[int, int]:
+def change(item_id: int, *, on_hand: int = 0, held: int = 0, needs_available: int = 0) -> Stock:
+    """Move an item's counts by the deltas in one statement and publish the result after
+    commit; with `needs_available`, only if that many units are available before the change.
+    Raises UnknownItem, or OutOfStock without changing anything."""
     model = stock_model()
     using = router.db_for_write(model)
     connection = connections[using]
-    meta = model._meta
-    quote = connection.ops.quote_name
-    quantity, version = (quote(meta.get_field(name).column) for name in _field_names())
-    where = f"{quote(meta.pk.column)} = %s"
-    params: list[int] = [abs(delta), item_id]
-    if delta < 0:
-        where += f" AND {quantity} >= %s"
-        params.append(-delta)
-    sign = "-" if delta < 0 else "+"
-    update = (
-        f"UPDATE {quote(meta.db_table)} SET {quantity} = {quantity} {sign} %s, "
-        f"{version} = {version} + 1 WHERE {where}"
-    )
+    sql = _statements(model, using, _fields())
+    params = [on_hand, held] if sql.held else [on_hand]
+    params.append(item_id)
+    if needs_available:
+        params.append(needs_available)
+    update = sql.checked_update if needs_available else sql.update
     with connection.cursor() as cursor:
-        if _returns_rows_from_update(connection):
-            cursor.execute(f"{update} RETURNING {quantity}, {version}", params)
+        if sql.returning:
+            cursor.execute(f"{update} RETURNING {sql.counts}", params)
             row = cursor.fetchone()
         else:
             # Two statements: the read must see this update and no other.
             with transaction.atomic(using=using, savepoint=False):
                 cursor.execute(update, params)
-                row = _read(cursor, meta, quantity, version, item_id) if cursor.rowcount else None
+                row = _read(cursor, sql, item_id) if cursor.rowcount else None
         if row is None:
-            current = _read(cursor, meta, quantity, version, item_id)
+            current = _read(cursor, sql, item_id)
             if current is None:
                 raise UnknownItem(item_id)
-            raise OutOfStock(item_id, requested=-delta, available=current[0])
-    after = (int(row[0]), int(row[1]))
-    publish_stock(item_id, *after, using=using)
+            raise OutOfStock(item_id, requested=needs_available, available=current.available)
+    after = _stock(row, sql)
+    publish_stock(item_id, after.on_hand, after.version, held=after.held, using=using)
     return after
 
 
-def _read(cursor, meta, quantity: str, version: str, item_id: int) -> tuple[int, int] | None:
-    quote = cursor.db.ops.quote_name
-    cursor.execute(
-        f"SELECT {quantity}, {version} FROM {quote(meta.db_table)}"
-        f" WHERE {quote(meta.pk.column)} = %s",
-        [item_id],
+@dataclass(frozen=True)
+class _Fields:
+    quantity: str
+    version: str
+    held: str | None
+
+    def names(self) -> list[str]:
+        return [self.quantity, self.version, *([self.held] if self.held else [])]
+
+
+def _fields() -> _Fields:
+    return _Fields(
+        stockwire_settings.QUANTITY_FIELD,
+        stockwire_settings.VERSION_FIELD,
+        stockwire_settings.HELD_FIELD,
     )
-    return cursor.fetchone()
+
+
+@dataclass(frozen=True)
+class _Statements:
+    update: str
+    # The same, only where enough units are available (on hand and not held).
+    checked_update: str
+    select: str
+    counts: str
+    held: bool
+    returning: bool
+
+
+@cache
+def _statements(model: type[models.Model], using: str, fields: _Fields) -> _Statements:
+    """The SQL of a change and of a read, built once per model, database and fields."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    column = {name: quote(meta.get_field(name).column) for name in fields.names()}
+    quantity, version = column[fields.quantity], column[fields.version]
+    held = column[fields.held] if fields.held else None
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sets = f"{quantity} = {quantity} + %s, "
+    if held:
+        sets += f"{held} = {held} + %s, "
+    update = f"UPDATE {table} SET {sets}{version} = {version} + 1 WHERE {pk} = %s"
+    available = f"{quantity} - {held}" if held else quantity
+    counts = f"{quantity}, {version}" + (f", {held}" if held else "")
+    return _Statements(
+        update=update,
+        checked_update=f"{update} AND {available} >= %s",
+        select=f"SELECT {counts} FROM {table} WHERE {pk} = %s",
+        counts=counts,
+        held=held is not None,
+        returning=_returns_rows_from_update(connection),
+    )
+
+
+def _read(cursor, sql: _Statements, item_id: int) -> Stock | None:
+    cursor.execute(sql.select, [item_id])
+    row = cursor.fetchone()
+    return None if row is None else _stock(row, sql)
+
+
+def _stock(row, sql: _Statements) -> Stock:
+    return Stock(int(row[0]), int(row[2]) if sql.held else 0, int(row[1]))
+
+
+@cache
+def _source(path: str) -> Callable[[list[int]], dict[int, tuple[int, int]]]:
+    return import_string(path)
+
+
+def check_quantity(quantity: int) -> None:
+    if type(quantity) is not int or quantity < 1:
+        raise ValueError(f"A quantity is a whole number of at least 1; got {quantity!r}.")
 
 
 def _returns_rows_from_update(connection) -> bool:

@@ -136,7 +136,8 @@ def http_json(method: str, url: str, body=None, token: str | None = None):
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            body = response.read()  # empty for a 204
+            return response.status, json.loads(body) if body else None
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
 

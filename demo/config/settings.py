@@ -236,6 +236,10 @@ if REDIS_URL:
 # shared through Redis when it is there, under the channel layer's prefix.
 STOCKWIRE = {
     "MODEL": "shop.Item",
+    "HELD_FIELD": "held",
+    "HOLD_SECONDS": env.int("HOLD_SECONDS", default=600),
+    "HOLD_LIMIT_PER_ITEM": env.int("HOLD_LIMIT_PER_ITEM", default=5),
+    "HOLD_LIMIT_TOTAL": env.int("HOLD_LIMIT_TOTAL", default=20),
     "MAX_SOCKETS_PER_USER": env.int("MAX_SOCKETS_PER_USER", default=20),
     "REDIS_URL": REDIS_URL or None,
     "KEY_PREFIX": CHANNEL_PREFIX,

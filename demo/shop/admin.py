@@ -31,13 +31,15 @@ class ItemForm(forms.ModelForm):
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     form = ItemForm
-    list_display = ["sku", "name", "price", "quantity", "version"]
+    list_display = ["sku", "name", "price", "quantity", "held", "available", "version"]
     search_fields = ["sku", "name"]
-    readonly_fields = ["quantity", "version"]
+    readonly_fields = ["quantity", "held", "version"]
 
     def get_fields(self, request, obj=None):
         stock = (
-            ["quantity", "version", "restock_by", "set_quantity_to"] if obj else ["set_quantity_to"]
+            ["quantity", "held", "version", "restock_by", "set_quantity_to"]
+            if obj
+            else ["set_quantity_to"]
         )
         return ["sku", "name", "price", *stock]
 

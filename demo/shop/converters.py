@@ -3,7 +3,7 @@
 from django.urls import register_converter
 
 
-class ItemIdConverter:
+class IdConverter:
     """A positive id that fits a 64-bit key; anything else is an unknown URL, not a crash."""
 
     regex = "[1-9][0-9]{0,17}"
@@ -15,4 +15,5 @@ class ItemIdConverter:
         return str(value)
 
 
-register_converter(ItemIdConverter, "item_id")
+register_converter(IdConverter, "item_id")
+register_converter(IdConverter, "hold_id")

@@ -52,3 +52,19 @@ class StaffOnly(ShopError):
 
 class UsernameTaken(ShopError):
     code = "username_taken"
+
+
+class HoldNotFound(ShopError):
+    code = "unknown_hold"
+
+
+class HoldExpired(ShopError):
+    code = "hold_expired"
+
+
+class HoldMismatch(ShopError):
+    code = "hold_mismatch"
+
+
+class HoldLimitReached(ShopError):
+    code = "hold_limit_reached"

@@ -1,30 +1,42 @@
 """The shop's data: items with a versioned stock level, orders, and the stock audit trail.
 
-Stock is changed only by shop.services, which keeps quantity, version and movements in step.
+Stock is changed only by shop.services, which keeps quantity, held, version and movements in
+step; units held for buyers are Stockwire's holds (stockwire.models.Hold).
 """
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Item(models.Model):
     sku = models.CharField("SKU", max_length=64, unique=True)
     name = models.CharField(max_length=200)
     price = models.DecimalField(max_digits=10, decimal_places=2)
-    quantity = models.IntegerField(default=0)
-    # Grows by one with every quantity change, so clients can drop late or repeated updates.
+    # Units on hand, and how many of them are held for buyers deciding (STOCKWIRE's
+    # QUANTITY_FIELD and HELD_FIELD); the rest are available to anyone.
+    quantity = models.IntegerField("on hand", default=0)
+    held = models.IntegerField(default=0)
+    # Grows by one with every change of either, so clients can drop late or repeated updates.
     version = models.BigIntegerField(default=1)
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=0), name="item_quantity_not_negative"),
+            models.CheckConstraint(
+                condition=Q(held__gte=0, held__lte=F("quantity")), name="item_held_within_on_hand"
+            ),
             models.CheckConstraint(condition=Q(price__gte=0), name="item_price_not_negative"),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.sku})"
+
+    @property
+    def available(self) -> int:
+        """What a buyer without a hold can buy now."""
+        return self.quantity - self.held
 
 
 class Order(models.Model):
@@ -67,6 +79,7 @@ class StockMovement(models.Model):
     delta = models.IntegerField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
     quantity_after = models.IntegerField()
+    held_after = models.IntegerField(default=0)
     version = models.BigIntegerField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -1,6 +1,9 @@
 """Reads the API and the pages share."""
 
 from django.db.models import QuerySet
+from django.utils import timezone
+
+from stockwire.models import Hold
 
 from .models import Item, Order
 
@@ -15,3 +18,10 @@ def item(item_id: int) -> Item | None:
 
 def orders_of(user) -> QuerySet[Order]:
     return Order.objects.filter(user=user).select_related("item")
+
+
+def holds_of(user) -> QuerySet[Hold]:
+    """The user's holds that still keep units for them, soonest to expire first."""
+    return Hold.objects.filter(
+        user=user, state=Hold.State.ACTIVE, expires_at__gt=timezone.now()
+    ).order_by("expires_at", "id")

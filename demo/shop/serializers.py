@@ -22,7 +22,11 @@ class ItemSerializer(serializers.Serializer):
     sku = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
     price = _price()
-    quantity = serializers.IntegerField(read_only=True)
+    # What a buyer can buy now, as the live stock message's `quantity` says; of `on_hand`
+    # units, `held` are kept for buyers deciding.
+    quantity = serializers.IntegerField(source="available", read_only=True)
+    on_hand = serializers.IntegerField(source="quantity", read_only=True)
+    held = serializers.IntegerField(read_only=True)
     version = serializers.IntegerField(read_only=True)
 
 
@@ -34,3 +38,10 @@ class OrderSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(read_only=True)
     unit_price = _price()
     created_at = serializers.DateTimeField(read_only=True)
+
+
+class HoldSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    item = serializers.IntegerField(source="item_id", read_only=True)
+    quantity = serializers.IntegerField(read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True)

@@ -1,18 +1,24 @@
 """Every change to stock goes through these functions: the API, the admin and the demo loader
 call them, so the rules below exist once.
 
-Each change is one of Stockwire's conditional UPDATEs (stockwire.take, stockwire.give), which
-move quantity and version together, in the same transaction as its StockMovement (and
-Order); Stockwire publishes it only after commit.
+Each change is one of Stockwire's conditional UPDATEs (stockwire.take, give, hold, release),
+which move quantity, held and version together, in the same transaction as its StockMovement
+(and Order); Stockwire publishes it only after commit.
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 import stockwire
 
 from .errors import (
+    HoldExpired,
+    HoldLimitReached,
+    HoldMismatch,
+    HoldNotFound,
     IdempotencyKeyReused,
     InsufficientStock,
     InvalidQuantity,
@@ -30,14 +36,23 @@ from .serializers import OrderSerializer
 MAX_QUANTITY = 1_000_000
 
 
-def purchase(*, user, item_id: int, quantity: int, idempotency_key: str | None = None) -> Order:
+def purchase(
+    *,
+    user,
+    item_id: int,
+    quantity: int,
+    hold_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Order:
     """Sell `quantity` units of an item to `user`, or raise without changing anything.
 
-    With an `idempotency_key`, a retry (even one racing the first attempt) returns the order
-    the key already made and sells nothing more.
+    Without a hold they come from what is available; through the user's hold (`hold_id`),
+    from the units it keeps for them, and the rest of the hold is returned. With an
+    `idempotency_key`, a retry (even one racing the first attempt) returns the order the key
+    already made and sells nothing more.
     """
     try:
-        order, replayed = _purchase(user, item_id, quantity, idempotency_key)
+        order, replayed = _purchase(user, item_id, quantity, hold_id, idempotency_key)
     except ShopError as error:
         PURCHASES.labels(error.code).inc()
         raise
@@ -45,7 +60,9 @@ def purchase(*, user, item_id: int, quantity: int, idempotency_key: str | None =
     return order
 
 
-def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) -> tuple[Order, bool]:
+def _purchase(
+    user, item_id: int, quantity: int, hold_id: int | None, idempotency_key: str | None
+) -> tuple[Order, bool]:
     _check_quantity(quantity)
     try:
         with transaction.atomic():
@@ -53,16 +70,10 @@ def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) ->
                 done := _order_for_key(user, idempotency_key, item_id, quantity)
             ):
                 return done, True
-            try:
-                after = stockwire.take(item_id, quantity)
-            except stockwire.UnknownItem:
-                raise ItemNotFound(item_id) from None
-            except stockwire.OutOfStock as error:
-                raise InsufficientStock(
-                    item_id, requested=quantity, available=error.available
-                ) from None
+            with _stock_errors(item_id):
+                after = stockwire.take(item_id, quantity, hold=hold_id, user_id=user.pk)
             item = Item.objects.get(pk=item_id)
-            item.quantity, item.version = after
+            item.quantity, item.held, item.version = after
             order = Order.objects.create(
                 user=user,
                 item=item,
@@ -83,15 +94,30 @@ def _purchase(user, item_id: int, quantity: int, idempotency_key: str | None) ->
         raise
 
 
+def place_hold(*, user, item_id: int, quantity: int):
+    """Keep `quantity` available units of an item for `user` while they decide
+    (STOCKWIRE["HOLD_SECONDS"]); returns the hold and the item as it left it."""
+    _check_quantity(quantity)
+    with _stock_errors(item_id):
+        placed, after = stockwire.hold(item_id, quantity, user_id=user.pk)
+    item = Item.objects.get(pk=item_id)
+    item.quantity, item.held, item.version = after
+    return placed, item
+
+
+def release_hold(*, user, hold_id: int) -> None:
+    """End one of `user`'s holds; its units are for sale again."""
+    with _stock_errors(None):
+        stockwire.release(hold_id, user_id=user.pk)
+
+
 def restock(*, actor, item_id: int, quantity: int) -> Item:
     """Add delivered units to an item. Staff only."""
     _check_staff(actor)
     _check_quantity(quantity)
     with transaction.atomic():
-        try:
+        with _stock_errors(item_id):
             stockwire.give(item_id, quantity)
-        except stockwire.UnknownItem:
-            raise ItemNotFound(item_id) from None
         item = Item.objects.get(pk=item_id)
         _record(item, quantity, StockMovement.Reason.RESTOCK, actor=actor)
     return item
@@ -108,21 +134,28 @@ def adjust(*, actor, item_id: int, quantity: int) -> Item:
         raise InvalidQuantity(f"A stock level must be a whole number from 0 to {MAX_QUANTITY}.")
     with transaction.atomic():
         # The row lock makes the delta exact even if a purchase commits meanwhile.
-        before = (
+        current = (
             Item.objects.select_for_update()
             .filter(pk=item_id)
-            .values_list("quantity", flat=True)
+            .values_list("quantity", "held")
             .first()
         )
-        if before is None:
+        if current is None:
             raise ItemNotFound(item_id)
+        before, held = current
+        if quantity < held:
+            raise InvalidQuantity(
+                f"{held} units of item {item_id} are held for buyers: count at least {held}, "
+                "or release their holds first."
+            )
         if before == quantity:
             return Item.objects.get(pk=item_id)
-        Item.objects.filter(pk=item_id).update(quantity=quantity, version=F("version") + 1)
+        if quantity > before:
+            stockwire.give(item_id, quantity - before)
+        else:
+            stockwire.take(item_id, before - quantity)
         item = Item.objects.get(pk=item_id)
         _record(item, quantity - before, StockMovement.Reason.ADJUST, actor=actor)
-        # Set outside take() and give(), so published here.
-        stockwire.publish_stock(item.pk, item.quantity, item.version)
     return item
 
 
@@ -162,6 +195,27 @@ def register(*, username: str, password: str):
         raise UsernameTaken(f"The username {username!r} is taken.") from None
 
 
+@contextmanager
+def _stock_errors(item_id: int | None) -> Iterator[None]:
+    """Stockwire's errors as the shop's own (shop.errors), with the same codes."""
+    try:
+        yield
+    except stockwire.UnknownItem:
+        raise ItemNotFound(item_id) from None
+    except stockwire.OutOfStock as error:
+        raise InsufficientStock(
+            item_id, requested=error.requested, available=error.available
+        ) from None
+    except stockwire.UnknownHold as error:
+        raise HoldNotFound(str(error), hold=error.hold_id) from None
+    except stockwire.HoldExpired as error:
+        raise HoldExpired(str(error), hold=error.hold_id) from None
+    except stockwire.HoldMismatch as error:
+        raise HoldMismatch(str(error), hold=error.hold_id) from None
+    except stockwire.HoldLimitReached as error:
+        raise HoldLimitReached(str(error), limit=error.limit) from None
+
+
 def _order_for_key(user, key: str, item_id: int, quantity: int) -> Order | None:
     order = Order.objects.filter(user=user, idempotency_key=key).first()
     if order is not None and (order.item_id, order.quantity) != (item_id, quantity):
@@ -178,6 +232,7 @@ def _record(item: Item, delta: int, reason: str, *, actor, order: Order | None =
         delta=delta,
         reason=reason,
         quantity_after=item.quantity,
+        held_after=item.held,
         version=item.version,
         actor=actor,
         order=order,

@@ -88,8 +88,11 @@ def item_by_sku(base_url: str, sku: str) -> dict:
     return next(item for item in body["results"] if item["sku"] == sku)
 
 
-def stock_of(page: Page, item_id: int):
-    return page.locator(f'[data-stock-item="{item_id}"]')
+def stock_of(page: Page, item_id: int, field: str | None = None):
+    """The number a page shows for an item: what can be bought, or `field` (on_hand, held)."""
+    if field is None:
+        return page.locator(f'[data-stock-item="{item_id}"]:not([data-stock-field])')
+    return page.locator(f'[data-stock-item="{item_id}"][data-stock-field="{field}"]')
 
 
 def buy_form(page: Page, item_id: int):

@@ -364,6 +364,8 @@ async def test_the_shop_survives_a_database_outage_and_resumes_by_itself(
             "type": "stock",
             "item": 1,
             "quantity": item["quantity"],
+            "on_hand": item["on_hand"],
+            "held": 0,
             "version": item["version"],
         }
         await ping(socket)

@@ -51,6 +51,8 @@ async def test_a_purchase_made_over_http_reaches_two_open_sockets(demo_server):
             "type": "stock",
             "item": item["id"],
             "quantity": item["quantity"] - 1,
+            "on_hand": item["on_hand"] - 1,
+            "held": 0,
             "version": item["version"] + 1,
         }
         for socket in (first, second):

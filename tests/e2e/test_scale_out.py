@@ -86,6 +86,8 @@ async def test_a_purchase_on_one_process_reaches_a_socket_on_the_other(two_serve
         "type": "stock",
         "item": item_id,
         "quantity": snapshot["quantity"] - 1,
+        "on_hand": snapshot["on_hand"] - 1,
+        "held": 0,
         "version": snapshot["version"] + 1,
     }
     assert body["item"]["version"] == update["version"]

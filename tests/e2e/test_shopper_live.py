@@ -5,6 +5,7 @@ import re
 from playwright.async_api import expect
 
 from tests.e2e.browser import buy, buy_form, item_by_sku, shopper_page, stock_of
+from tests.servers import http_json, token_for
 
 # A change must reach another shopper's page within this (the product's promise); measured in
 # the browser from the click on Confirm to the number changing on the other page.
@@ -114,3 +115,31 @@ async def test_an_order_confirmation_toast_appears_in_every_open_tab_of_the_buye
     await expect(other_tab.locator(".toast", has_text=toast)).to_be_visible()
     await expect(stock_of(bob, item["id"])).to_have_text(str(item["quantity"] - 3))
     await expect(bob.locator(".toast")).to_have_count(0)
+
+
+async def test_the_stock_room_shows_on_hand_held_and_available_live_as_a_shopper_holds(
+    live_shop, browser
+):
+    item = item_by_sku(live_shop.url, "HP-003")
+    staff = await shopper_page(browser, live_shop.url, "staff", path="/staff/stock/")
+    on_hand, held, available = (
+        stock_of(staff, item["id"], "on_hand"),
+        stock_of(staff, item["id"], "held"),
+        stock_of(staff, item["id"]),
+    )
+    await expect(held).to_have_text(str(item["held"]))
+
+    token = token_for(live_shop.url, "bob")
+    status, body = http_json(
+        "POST", f"{live_shop.url}/api/items/{item['id']}/holds", {"quantity": 2}, token
+    )
+    assert status == 201, body
+
+    await expect(held).to_have_text(str(item["held"] + 2))
+    await expect(available).to_have_text(str(item["quantity"] - 2))
+    await expect(on_hand).to_have_text(str(item["on_hand"]))
+    released, _ = http_json(
+        "DELETE", f"{live_shop.url}/api/holds/{body['hold']['id']}", token=token
+    )
+    assert released == 204
+    await expect(held).to_have_text(str(item["held"]))

@@ -34,10 +34,10 @@ from .models import Product
 def buy(request, pk):
     try:
         with transaction.atomic():
-            quantity, version = stockwire.take(pk, 1)
+            stock = stockwire.take(pk, 1)
     except stockwire.OutOfStock as error:
         return JsonResponse({"error": "sold out", "available": error.available}, status=409)
-    return JsonResponse({"quantity": quantity, "version": version})
+    return JsonResponse({"quantity": stock.available, "version": stock.version})
 
 
 def products(request):

@@ -133,7 +133,14 @@ async def test_a_watching_socket_is_greeted_then_gets_the_products_stock_as_a_sn
     async with watching(server) as (ws, hello, snapshot):
         assert hello["type"] == "hello"
         assert hello["user"] is None  # a visitor: STOCKWIRE["ANONYMOUS"]
-        assert snapshot == {"type": "stock", "item": ITEM, "quantity": 5, "version": version}
+        assert snapshot == {
+            "type": "stock",
+            "item": ITEM,
+            "quantity": 5,
+            "on_hand": 5,
+            "held": 0,
+            "version": version,
+        }
         if server.name == "uvicorn":
             # The frame writer writes only to sockets without an extension such as deflate.
             assert ws.protocol.extensions == []
@@ -148,7 +155,7 @@ async def test_a_sale_by_the_projects_own_view_reaches_a_watching_socket_within_
         assert sale["quantity"] == 4
         assert sale["version"] > snapshot["version"]
         frames = await stock_until(ws, lambda frame: frame["quantity"] == 4, within=1)
-        assert frames[-1] == {"type": "stock", "item": ITEM, **sale}
+        assert frames[-1] == {"type": "stock", "item": ITEM, **sale, "on_hand": 4, "held": 0}
 
 
 async def test_ten_buyers_of_the_last_four_units_at_once_get_four_sales_and_six_sold_outs(
@@ -190,7 +197,14 @@ async def test_a_change_nobody_published_reaches_a_watching_socket_by_the_resync
         quantity, version = await asyncio.to_thread(server.set_stock_unpublished, 7)
         assert (quantity, version) == (7, snapshot["version"] + 1)
         frames = await stock_until(ws, lambda frame: frame["quantity"] == 7, within=3)
-        assert frames[-1] == {"type": "stock", "item": ITEM, "quantity": 7, "version": version}
+        assert frames[-1] == {
+            "type": "stock",
+            "item": ITEM,
+            "quantity": 7,
+            "on_hand": 7,
+            "held": 0,
+            "version": version,
+        }
 
 
 async def test_a_socket_from_a_foreign_origin_is_closed_with_4403_before_any_message(server):

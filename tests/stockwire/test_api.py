@@ -45,7 +45,7 @@ def sent_groups(monkeypatch):
 
 
 def test_take_sells_units_and_moves_quantity_and_version_together(item):
-    assert stockwire.take(item.pk, 3) == (7, 2)
+    assert stockwire.take(item.pk, 3) == stockwire.Stock(on_hand=7, held=0, version=2)
     item.refresh_from_db()
     assert (item.quantity, item.version) == (7, 2)
 
@@ -74,7 +74,7 @@ def test_take_and_give_refuse_a_quantity_that_is_not_a_positive_whole_number(ite
 
 
 def test_give_restocks_and_grows_the_version(item):
-    assert stockwire.give(item.pk, 5) == (15, 2)
+    assert stockwire.give(item.pk, 5) == stockwire.Stock(on_hand=15, held=0, version=2)
 
 
 def test_many_buyers_of_the_last_units_at_once_never_oversell(item):
@@ -123,7 +123,14 @@ async def test_publish_stock_tells_watchers_of_a_change_made_the_shops_own_way(
             stockwire.publish_stock(item.pk, 3, 2)
 
     await bulk_update_and_publish()
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 3, "version": 2}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 3,
+        "on_hand": 3,
+        "held": 0,
+        "version": 2,
+    }
 
 
 async def test_notify_user_reaches_every_socket_of_that_user_and_no_one_else(
@@ -169,7 +176,14 @@ async def test_a_source_decides_what_subscribers_see_and_what_the_resync_reads(
     assert (await receive(socket))["quantity"] == 20
 
     await sync_to_async(Item.objects.filter(pk=item.pk).update)(quantity=4, version=2)
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 8, "version": 2}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 8,
+        "on_hand": 8,
+        "held": 0,
+        "version": 2,
+    }
 
 
 async def test_a_watcher_never_sees_a_version_go_back_even_when_published_out_of_order(

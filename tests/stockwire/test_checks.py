@@ -63,3 +63,18 @@ def test_presence_viewers_that_would_expire_between_refreshes_are_refused(settin
 def test_a_settings_value_that_is_not_a_dict_is_refused(settings):
     settings.STOCKWIRE = ["shop.Item"]
     assert [found.id for found in check_settings()] == ["stockwire.E001"]
+
+
+def test_a_held_field_the_model_lacks_is_named(settings):
+    [(found_id, message)] = errors(settings, MODEL="shop.Item", HELD_FIELD="reserved")
+    assert found_id == "stockwire.E004" and "no field 'reserved'" in message
+
+
+def test_holds_with_stock_read_from_a_source_are_refused(settings):
+    source = "tests.stockwire.test_api.warehouse_levels"
+    assert ids(settings, MODEL="shop.Item", SOURCE=source, HELD_FIELD="held") == ["stockwire.E008"]
+
+
+@pytest.mark.parametrize("key", ["HOLD_SECONDS", "HOLD_SWEEP_SECONDS"])
+def test_holds_that_never_last_or_a_sweep_that_never_waits_are_refused(settings, key):
+    assert ids(settings, MODEL="shop.Item", HELD_FIELD="held", **{key: 0}) == ["stockwire.E009"]

@@ -92,7 +92,14 @@ async def users(django_user_model):
 async def test_view_answers_with_a_snapshot_and_the_viewer_counts_themself(sockets, shopper, item):
     socket = await opened(sockets, shopper)
     await send(socket, {"action": "view", "items": [item.pk]})
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 10, "version": 1}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 10,
+        "on_hand": 10,
+        "held": 0,
+        "version": 1,
+    }
     message = await next_of_type(socket, "presence")
     assert message == {"type": "presence", "item": item.pk, "viewers": 1, "seq": message["seq"]}
     assert message["seq"] > 0

@@ -289,8 +289,22 @@ async def test_subscribe_answers_with_a_snapshot_per_item(sockets, shopper, item
     await receive(socket)
     snapshot = await subscribed(socket, item.pk, other_item.pk)
     assert snapshot == {
-        item.pk: {"type": "stock", "item": item.pk, "quantity": 10, "version": 1},
-        other_item.pk: {"type": "stock", "item": other_item.pk, "quantity": 3, "version": 1},
+        item.pk: {
+            "type": "stock",
+            "item": item.pk,
+            "quantity": 10,
+            "on_hand": 10,
+            "held": 0,
+            "version": 1,
+        },
+        other_item.pk: {
+            "type": "stock",
+            "item": other_item.pk,
+            "quantity": 3,
+            "on_hand": 3,
+            "held": 0,
+            "version": 1,
+        },
     }
 
 
@@ -318,7 +332,14 @@ async def test_a_purchase_reaches_every_subscriber_and_no_one_else(
 
     await purchase_through_api(shopper, item, quantity=3)
 
-    update = {"type": "stock", "item": item.pk, "quantity": 7, "version": 2}
+    update = {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 7,
+        "on_hand": 7,
+        "held": 0,
+        "version": 2,
+    }
     assert await receive(watchers[1]) == update
     messages = [await receive(watchers[0]), await receive(watchers[0])]
     assert update in messages  # the buyer also gets the order message
@@ -355,7 +376,14 @@ async def test_a_restock_reaches_subscribers_with_the_next_version(sockets, shop
     await receive(socket)
     await subscribed(socket, item.pk)
     await restock_through_api(staff, item, 5)
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 15, "version": 2}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 15,
+        "on_hand": 15,
+        "held": 0,
+        "version": 2,
+    }
 
 
 async def test_unsubscribe_stops_updates(sockets, shopper, staff, item):
@@ -477,7 +505,14 @@ async def test_a_change_nobody_published_still_reaches_subscribers_through_the_r
         quantity=15, version=F("version") + 1
     )
 
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 15, "version": 2}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 15,
+        "on_hand": 15,
+        "held": 0,
+        "version": 2,
+    }
 
 
 async def test_a_change_whose_message_the_layer_lost_still_reaches_subscribers(
@@ -495,7 +530,14 @@ async def test_a_change_whose_message_the_layer_lost_still_reaches_subscribers(
     monkeypatch.setattr(get_channel_layer(), "group_send", lost)
     await restock_through_api(staff, item, 5)
 
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 15, "version": 2}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 15,
+        "on_hand": 15,
+        "held": 0,
+        "version": 2,
+    }
 
 
 async def test_a_flood_of_messages_closes_the_socket_with_4429_and_spares_the_others(

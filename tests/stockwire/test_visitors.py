@@ -37,7 +37,14 @@ async def test_a_visitor_is_greeted_without_a_user_and_sees_stock_change_live(
     assert (await receive(socket))["quantity"] == 10
 
     await sync_to_async(stockwire.give)(item.pk, 2)
-    assert await receive(socket) == {"type": "stock", "item": item.pk, "quantity": 12, "version": 2}
+    assert await receive(socket) == {
+        "type": "stock",
+        "item": item.pk,
+        "quantity": 12,
+        "on_hand": 12,
+        "held": 0,
+        "version": 2,
+    }
 
 
 async def test_a_visitor_with_a_session_that_is_not_logged_in_watches_too(

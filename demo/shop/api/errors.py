@@ -24,6 +24,10 @@ STATUS_OF = {
     errors.StaffOnly: status.HTTP_403_FORBIDDEN,
     errors.UsernameTaken: status.HTTP_400_BAD_REQUEST,
     errors.IdempotencyKeyReused: status.HTTP_409_CONFLICT,
+    errors.HoldNotFound: status.HTTP_404_NOT_FOUND,
+    errors.HoldExpired: status.HTTP_409_CONFLICT,
+    errors.HoldMismatch: status.HTTP_400_BAD_REQUEST,
+    errors.HoldLimitReached: status.HTTP_409_CONFLICT,
 }
 
 # DRF's codes, renamed where a client deserves a clearer word.

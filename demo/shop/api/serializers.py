@@ -3,11 +3,11 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from shop.serializers import ItemSerializer, OrderSerializer
+from shop.serializers import HoldSerializer, ItemSerializer, OrderSerializer
 from shop.services import MAX_QUANTITY
 
 
-class StrictQuantityField(serializers.IntegerField):
+class StrictIntegerField(serializers.IntegerField):
     """A JSON integer and nothing else: DRF's IntegerField would take "3" or 3.0."""
 
     def to_internal_value(self, data):
@@ -17,7 +17,17 @@ class StrictQuantityField(serializers.IntegerField):
 
 
 class QuantitySerializer(serializers.Serializer):
-    quantity = StrictQuantityField(min_value=1, max_value=MAX_QUANTITY)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class PurchaseSerializer(QuantitySerializer):
+    # The id of the buyer's hold on the item, to buy the units it keeps for them.
+    hold = StrictIntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+
+class HoldResultSerializer(serializers.Serializer):
+    hold = HoldSerializer()
+    item = ItemSerializer()
 
 
 class PurchaseResultSerializer(serializers.Serializer):

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from shop import converters  # noqa: F401  (registers <item_id:...>)
+from shop import converters  # noqa: F401  (registers <item_id:...>, <hold_id:...>)
 
 from . import views
 from .errors import unknown_endpoint
@@ -15,6 +15,9 @@ urlpatterns = [
     path("items/<item_id:pk>", views.ItemDetailView.as_view(), name="api-item"),
     path("items/<item_id:item_id>/purchase", views.PurchaseView.as_view(), name="api-purchase"),
     path("items/<item_id:item_id>/restock", views.RestockView.as_view(), name="api-restock"),
+    path("items/<item_id:item_id>/holds", views.HoldsView.as_view(), name="api-holds-of-item"),
+    path("holds", views.HoldListView.as_view(), name="api-holds"),
+    path("holds/<hold_id:hold_id>", views.HoldView.as_view(), name="api-hold"),
     path("orders", views.OrderListView.as_view(), name="api-orders"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"", unknown_endpoint),

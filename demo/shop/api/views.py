@@ -15,9 +15,12 @@ from shop.throttles import LoginThrottle, PurchaseRateThrottle, RegistrationRate
 
 from .errors import TooManyFailedLogins
 from .serializers import (
+    HoldResultSerializer,
+    HoldSerializer,
     ItemSerializer,
     OrderSerializer,
     PurchaseResultSerializer,
+    PurchaseSerializer,
     QuantitySerializer,
     RegisterSerializer,
     UserSerializer,
@@ -76,23 +79,51 @@ class PurchaseView(APIView):
     throttle_classes = [PurchaseRateThrottle]
 
     @extend_schema(
-        request=QuantitySerializer,
+        request=PurchaseSerializer,
         parameters=[IDEMPOTENCY_KEY],
         responses={201: PurchaseResultSerializer},
     )
     def post(self, request, item_id: int):
-        quantity = _valid(QuantitySerializer, request)["quantity"]
+        data = _valid(PurchaseSerializer, request)
         order = services.purchase(
             user=request.user,
             item_id=item_id,
-            quantity=quantity,
+            quantity=data["quantity"],
+            hold_id=data.get("hold"),
             idempotency_key=_idempotency_key(request),
         )
         # The item as this purchase left it, so a replayed request answers exactly as the first.
-        item = order.item
-        item.quantity, item.version = order.movement.quantity_after, order.movement.version
+        item, movement = order.item, order.movement
+        item.quantity, item.held, item.version = (
+            movement.quantity_after,
+            movement.held_after,
+            movement.version,
+        )
         result = {"order": order, "item": item}
         return Response(PurchaseResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+class HoldsView(APIView):
+    @extend_schema(request=QuantitySerializer, responses={201: HoldResultSerializer})
+    def post(self, request, item_id: int):
+        quantity = _valid(QuantitySerializer, request)["quantity"]
+        hold, item = services.place_hold(user=request.user, item_id=item_id, quantity=quantity)
+        result = HoldResultSerializer({"hold": hold, "item": item}).data
+        return Response(result, status=status.HTTP_201_CREATED)
+
+
+class HoldListView(generics.ListAPIView):
+    serializer_class = HoldSerializer
+
+    def get_queryset(self):
+        return selectors.holds_of(self.request.user)
+
+
+class HoldView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, hold_id: int):
+        services.release_hold(user=request.user, hold_id=hold_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RestockView(APIView):

@@ -2,7 +2,8 @@
  *
  * Speaks the protocol of stockwire/protocol.py (docs/protocol.md). Plain script, no build step.
  * The page is the state: each element carries its item's quantity and data-version, so an
- * update is applied only when it is newer than what the element shows.
+ * update is applied only when it is newer than what the element shows. An element shows what a
+ * buyer can take now (`quantity`), or with data-stock-field="on_hand" or "held" that count.
  *
  * Presence: the page *views* the items of its [data-view-item] elements (the item page has
  * one) and subscribes to the other [data-stock-item] ids. Every [data-presence-item="42"]
@@ -32,17 +33,19 @@
 
   const emit = (name, detail) => document.dispatchEvent(new CustomEvent(`stockwire:${name}`, { detail }));
 
-  /** Show {item, quantity, version} wherever the item is shown, unless the page already has that version or a newer one. */
-  function apply({ item, quantity, version }) {
+  /** Show a stock message wherever the item is shown, unless the page already has that version or a newer one. */
+  function apply(stock) {
+    const { item, version } = stock;
     let applied = false;
     for (const el of document.querySelectorAll(`[data-stock-item="${Number(item)}"]`)) {
       // A late or repeated message (or one that lost a race with an HTTP response) never moves back.
-      if (!(version > Number(el.dataset.version || 0))) continue;
-      el.textContent = String(quantity);
+      const shown = stock[el.dataset.stockField || "quantity"];
+      if (shown === undefined || !(version > Number(el.dataset.version || 0))) continue;
+      el.textContent = String(shown);
       el.dataset.version = String(version);
       applied = true;
     }
-    if (applied) emit("stock", { item, quantity, version });
+    if (applied) emit("stock", stock);
     return applied;
   }
 

@@ -1,5 +1,6 @@
 import pytest
 
+import stockwire
 from shop.models import Item, StockMovement
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,19 @@ def test_the_admin_cannot_type_a_quantity_directly(admin_client, item):
     )
     item.refresh_from_db()
     assert item.quantity == 10 and not StockMovement.objects.exists()
+
+
+def test_staff_see_holds_in_the_admin_and_release_one_for_sale_again(admin_client, item, shopper):
+    placed, _ = stockwire.hold(item.pk, 3, user_id=shopper.pk)
+    assert admin_client.get("/admin/stockwire/hold/").status_code == 200
+
+    response = admin_client.post(
+        "/admin/stockwire/hold/",
+        {"action": "release_holds", "_selected_action": [placed.pk]},
+    )
+
+    assert response.status_code == 302, response.content
+    item.refresh_from_db()
+    assert (item.quantity, item.held) == (10, 0)
+    placed.refresh_from_db()
+    assert placed.state == "released"

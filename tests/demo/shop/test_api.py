@@ -84,6 +84,8 @@ def test_item_list_is_a_page_of_items(item, other_item):
         "name": "Keyboard",
         "price": "89.00",
         "quantity": 10,
+        "on_hand": 10,
+        "held": 0,
         "version": 1,
     }
 

@@ -54,6 +54,7 @@ SCHEMA_GAPS = {
     # DRF's pagination reads ?page= (empty) and ?page=last as page 1 and the last page.
     "items_list": [negative_data_rejection],
     "orders_list": [negative_data_rejection],
+    "holds_list": [negative_data_rejection],
 }
 
 # Django's test environment allows the "testserver" host only once tests run; this is collection.
@@ -125,6 +126,9 @@ test_item_detail_is_fuzzed = fuzzed("items_retrieve")
 test_purchase_is_fuzzed = fuzzed("items_purchase_create")
 test_restock_is_fuzzed = fuzzed("items_restock_create")
 test_orders_is_fuzzed = fuzzed("orders_list")
+test_hold_is_fuzzed = fuzzed("items_holds_create")
+test_holds_list_is_fuzzed = fuzzed("holds_list")
+test_hold_release_is_fuzzed = fuzzed("holds_destroy")
 
 
 def test_every_operation_in_the_schema_is_fuzzed():

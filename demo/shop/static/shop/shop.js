@@ -77,8 +77,14 @@
     return el ? el.textContent.trim() : `item ${id}`;
   };
 
-  /** The quantity shown for an item now: the live number, whoever last changed it. */
-  const shownQuantity = (id) => Number(document.querySelector(`[data-stock-item="${Number(id)}"]`).textContent);
+  /** The quantity shown for an item now (what can be bought): the live number, whoever last changed it. */
+  const shownQuantity = (id) =>
+    Number(document.querySelector(`[data-stock-item="${Number(id)}"]:not([data-stock-field])`).textContent);
+
+  /** An item of the API's answers as a stock message, for Stockwire.apply. */
+  const stockOf = (item) => ({
+    item: item.id, quantity: item.quantity, on_hand: item.on_hand, held: item.held, version: item.version,
+  });
 
   function renderAvailability(card, quantity) {
     const soldOut = quantity <= 0;
@@ -150,7 +156,7 @@
         // Same version check as the socket's: the buyer sees the new number at once, and
         // whichever of the two arrives second is dropped.
         if (body.item && window.Stockwire) {
-          window.Stockwire.apply({ item: body.item.id, quantity: body.item.quantity, version: body.item.version });
+          window.Stockwire.apply(stockOf(body.item));
         }
         say(message, "success", `Bought ${body.order.quantity} × ${body.order.item_name}. Order #${body.order.id} is confirmed.`);
       } else if (body.error === "insufficient_stock") {
@@ -188,7 +194,7 @@
       const answer = await post(`/api/items/${id}/restock`, { quantity });
       if (answer.status === 200) {
         const item = answer.body;
-        if (window.Stockwire) window.Stockwire.apply({ item: item.id, quantity: item.quantity, version: item.version });
+        if (window.Stockwire) window.Stockwire.apply(stockOf(item));
         say(message, "success", `Added ${quantity}; ${item.quantity} in stock.`);
       } else if (answer.body.error === "permission_denied") {
         say(message, "error", "Only staff can restock.");
