@@ -4,7 +4,6 @@ The Channels tutorial's asgi.py, with Stockwire's two imports (docs/integrating.
 """
 
 import os
-import re
 
 from django.core.asgi import get_asgi_application
 
@@ -14,23 +13,16 @@ django_application = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (Django set up first)
 from django.conf import settings  # noqa: E402
 
-from config.concurrency import ConcurrencyLimit  # noqa: E402
+from config.concurrency import PASSWORD_PATHS, ConcurrencyLimit  # noqa: E402
 from config.limits import RequestBodyLimit  # noqa: E402
 from stockwire.auth import StockwireAuthMiddlewareStack  # noqa: E402
 from stockwire.routing import not_found, websocket_urlpatterns  # noqa: E402
 
-# The requests that check or set a password: hashing one takes a large fraction of a second
-# by design (PBKDF2's iterations), and on the shared thread it would hold up every other
-# request and socket for that long. They keep Django's thread of their own.
-PASSWORD_PATHS = re.compile(
-    r"/api/auth/(token|register)|/(login|register)/"
-    r"|/admin/(login/|password_change/|auth/user/[^/]+/password/)"
-)
-
 
 async def shared_sync_thread_application(scope, receive, send):
     """Django's handler without the thread of its own that it gives each request, except
-    for PASSWORD_PATHS.
+    for PASSWORD_PATHS: hashing a password on the shared thread would hold up every other
+    request and socket for that long.
 
     The request's sync code (middleware, view, ORM) then runs on asgiref's one sync thread,
     where the consumers' database calls run too, with one long-lived database connection.

@@ -114,8 +114,13 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
 
 # Requests of one process in Django at once (demo/config/concurrency.py); the others wait in
-# the event loop. Below the database pool, so a request in Django never waits for a connection.
+# the event loop. With PASSWORD_CONCURRENCY, below the database pool, so a request in Django
+# never waits for a connection.
 REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=8)
+# Password checks (logins, registrations) in Django at once per process, apart from the other
+# requests: each is a fraction of a second of one core's hashing, so more at once only share
+# the cores, and the other requests keep every one of their turns.
+PASSWORD_CONCURRENCY = env.int("PASSWORD_CONCURRENCY", default=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

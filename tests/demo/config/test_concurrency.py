@@ -23,7 +23,10 @@ async def test_a_burst_of_requests_never_has_more_than_the_limit_in_django_and_a
         finished.append(scope["n"])
 
     limited = ConcurrencyLimit(django)
-    burst = [asyncio.create_task(limited({"type": "http", "n": n}, None, None)) for n in range(50)]
+    burst = [
+        asyncio.create_task(limited({"type": "http", "path": "/", "n": n}, None, None))
+        for n in range(50)
+    ]
     await asyncio.wait_for(full.wait(), 5)
     await asyncio.sleep(0.05)  # room for a fifth to enter, were the limit not kept
     release.set()
@@ -31,3 +34,29 @@ async def test_a_burst_of_requests_never_has_more_than_the_limit_in_django_and_a
 
     assert most == 4
     assert finished[:4] == [0, 1, 2, 3] and sorted(finished) == list(range(50))
+
+
+async def test_a_burst_of_password_checks_takes_turns_of_its_own_and_never_the_shops(settings):
+    settings.REQUEST_CONCURRENCY, settings.PASSWORD_CONCURRENCY = 2, 1
+    hashing, most, checked = 0, 0, asyncio.Event()
+
+    async def django(scope, receive, send):
+        nonlocal hashing, most
+        if scope["path"] == "/api/auth/token":
+            hashing += 1
+            most = max(most, hashing)
+            await checked.wait()
+            hashing -= 1
+
+    limited = ConcurrencyLimit(django)
+    logins = [
+        asyncio.create_task(limited({"type": "http", "path": "/api/auth/token"}, None, None))
+        for _ in range(10)
+    ]
+    await asyncio.sleep(0.05)  # room for the logins to take every turn, were they shared
+
+    for path in ("/api/items", "/api/items/1/purchase", "/"):
+        await asyncio.wait_for(limited({"type": "http", "path": path}, None, None), 5)
+    assert most == 1
+    checked.set()
+    await asyncio.wait_for(asyncio.gather(*logins), 5)
