@@ -9,17 +9,22 @@ The public API; docs/integrating.md shows it at work.
     stock = stockwire.release(hold.pk, user_id=user.pk)          # or given back
     stockwire.publish_stock(item_id, on_hand, version)  # stock you changed your own way
     stockwire.notify_user(user_id, {"type": "order", ...})
+    alert = stockwire.alert(item_id, user_id=user.pk)   # told once when a sold-out item is back
+    stockwire.cancel_alert(alert.pk, user_id=user.pk)
 
 `stock` is a Stock: `on_hand`, `held`, `version` and `available` (on hand, not held). Each
 change publishes once the current transaction commits; nothing is sent for a rollback.
 """
 
+from .alerts import alert, cancel_alert
 from .errors import (
     HoldExpired,
     HoldLimitReached,
     HoldMismatch,
+    InStock,
     OutOfStock,
     StockwireError,
+    UnknownAlert,
     UnknownHold,
     UnknownItem,
 )
@@ -31,11 +36,15 @@ __all__ = [
     "HoldExpired",
     "HoldLimitReached",
     "HoldMismatch",
+    "InStock",
     "OutOfStock",
     "Stock",
     "StockwireError",
+    "UnknownAlert",
     "UnknownHold",
     "UnknownItem",
+    "alert",
+    "cancel_alert",
     "give",
     "hold",
     "notify_user",

@@ -75,3 +75,24 @@ class HoldLimitReached(StockwireError):
     def __init__(self, detail: str, *, limit: int):
         super().__init__(detail)
         self.limit = limit
+
+
+class InStock(StockwireError):
+    """An alert was asked for an item that can be bought now: nothing to wait for."""
+
+    code = "in_stock"
+
+    def __init__(self, item_id: int, *, available: int):
+        super().__init__(f"Item {item_id} is in stock: {available} available now.")
+        self.item_id = item_id
+        self.available = available
+
+
+class UnknownAlert(StockwireError, LookupError):
+    """No waiting alert of this user by that id (never was, someone else's, fired or cancelled)."""
+
+    code = "unknown_alert"
+
+    def __init__(self, alert_id: int):
+        super().__init__(f"You have no waiting alert {alert_id}.")
+        self.alert_id = alert_id

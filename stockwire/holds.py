@@ -13,7 +13,6 @@ imported before Django's models are ready.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from datetime import timedelta
 
@@ -22,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import publish, runtime, stock
+from . import runtime, stock
 from .conf import stockwire_settings
 from .errors import HoldExpired, HoldLimitReached, HoldMismatch, UnknownHold
 
@@ -55,7 +54,7 @@ def hold(item_id: int, quantity: int, *, user_id: int):
             quantity=quantity,
             expires_at=timezone.now() + timedelta(seconds=stockwire_settings.HOLD_SECONDS),
         )
-    _sweep_in_this_process()
+    runtime.start_in_this_process()
     return placed, after
 
 
@@ -165,12 +164,3 @@ def _check_limits(user_id: int, item_id: int, quantity: int) -> None:
         raise HoldLimitReached(
             f"You may hold {in_all} units in all; you hold {total}.", limit=in_all
         )
-
-
-def _sweep_in_this_process() -> None:
-    """A server process that places a hold sweeps too, sockets or none: its hold expires on
-    time even where no other process runs."""
-    loop = publish.loop_of_this_thread()
-    if loop is not None:
-        # In a context of its own: this request's (its sync thread) ends before the sweep does.
-        loop.call_soon_threadsafe(runtime.delivery, context=contextvars.Context())

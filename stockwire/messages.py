@@ -36,6 +36,12 @@ def user_message(user_id: int, message: dict) -> dict:
     return {"type": USER_MESSAGE, "user": user_id, "frame": protocol.encode(message)}
 
 
+def user_frame(user_id: int, frame: str) -> dict:
+    """A user message already encoded, for a frame that goes to many users alike (back in
+    stock); handled as user_message."""
+    return {"type": USER_MESSAGE, "user": user_id, "frame": frame}
+
+
 def presence_count(item_id: int, viewers: int, seq: int) -> dict:
     """How many people view an item; `seq` orders the counts of one item across processes."""
     return {

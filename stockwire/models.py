@@ -1,4 +1,5 @@
-"""Stockwire's own table: holds, units an item keeps for one buyer while they decide."""
+"""Stockwire's own tables: holds, units an item keeps for one buyer while they decide, and
+alerts, users waiting for a sold-out item to come back."""
 
 from django.conf import settings
 from django.db import models
@@ -39,3 +40,50 @@ class Hold(models.Model):
 
     def __str__(self) -> str:
         return f"Hold #{self.pk}: {self.quantity} x item {self.item_id} for user {self.user_id}"
+
+
+class Alert(models.Model):
+    """A user waiting for a sold-out item: fired once when its available goes from 0 to more."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting"
+        # Fired: the socket message is out; the email is the sweep's to send.
+        DUE = "due"
+        # Done: emailed, or fired for a user without an email address.
+        SENT = "sent"
+        CANCELLED = "cancelled"
+
+    # The id of a row of STOCKWIRE["MODEL"], as Hold's.
+    item_id = models.BigIntegerField()
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stockwire_alerts"
+    )
+    state = models.CharField(max_length=9, choices=State.choices, default=State.WAITING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    fired_at = models.DateTimeField(null=True, blank=True)
+    # When it fired: the units that came back, and how many alerts of the item fired with it.
+    available = models.PositiveIntegerField(null=True, blank=True)
+    waiting = models.PositiveIntegerField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # What a restock claims: an item's waiting alerts.
+            models.Index(
+                fields=["item_id"], condition=Q(state="waiting"), name="stockwire_alert_waiting"
+            ),
+            # The sweep's query: fired alerts whose email is not sent yet.
+            models.Index(fields=["fired_at"], condition=Q(state="due"), name="stockwire_alert_due"),
+            models.Index(fields=["user", "state"], name="stockwire_alert_user_state"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "item_id"],
+                condition=Q(state="waiting"),
+                name="stockwire_alert_one_waiting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Alert #{self.pk}: item {self.item_id} for user {self.user_id} ({self.state})"

@@ -32,6 +32,8 @@ class MessageType(StrEnum):
     PRESENCE = "presence"
     PONG = "pong"
     ERROR = "error"
+    # A sold-out item the user waits for is available again (stockwire.alert).
+    BACK_IN_STOCK = "back_in_stock"
     # Messages of the shop's own to one user (notify_user) carry the shop's types, e.g. "order".
 
 
@@ -176,6 +178,19 @@ def stock(item_id: int, on_hand: int, held: int, version: int) -> str:
 def presence(item_id: int, viewers: int, seq: int) -> str:
     """How many people view an item; `seq` orders the counts of one item across processes."""
     return encode({"type": MessageType.PRESENCE, "item": item_id, "viewers": viewers, "seq": seq})
+
+
+def back_in_stock(item_id: int, available: int, waiting: int) -> str:
+    """For each user whose alert fired: `available` units came back, and `waiting` alerts of
+    the item fired with this one (more than `available`: not everyone will get one)."""
+    return encode(
+        {
+            "type": MessageType.BACK_IN_STOCK,
+            "item": item_id,
+            "available": available,
+            "waiting": waiting,
+        }
+    )
 
 
 PONG = encode({"type": MessageType.PONG})

@@ -1,5 +1,5 @@
-"""The one way stock changes, user messages and sign-outs leave a process: after commit, through the
-channel layer, to one hub per process (stockwire/hub.py).
+"""The one way stock changes, user messages (back in stock too) and sign-outs leave a process:
+after commit, through the channel layer, to one hub per process (stockwire/hub.py).
 
 Each frame is encoded once, here; no receiver encodes it again or queries the database.
 """
@@ -85,6 +85,17 @@ def notify_user(user_id: int, message: dict, *, using: str | None = None) -> Non
         raise ValueError(f"{message['type']!r} is a type of Stockwire's own protocol.")
     send = (topics.user_topic(user_id), messages.user_message(user_id, message))
     transaction.on_commit(partial(publisher.send, send), using=using, robust=True)
+
+
+def back_in_stock(
+    item_id: int, available: int, waiting: int, user_ids: Iterable[int], *, using: str | None = None
+) -> None:
+    """Tell every socket of each of these users that the item is back, once the current
+    transaction commits: one frame, encoded once, to each user's group."""
+    frame = protocol.back_in_stock(item_id, available, waiting)
+    sends = [(topics.user_topic(user), messages.user_frame(user, frame)) for user in user_ids]
+    if sends:
+        transaction.on_commit(partial(publisher.send, *sends), using=using, robust=True)
 
 
 def sign_out(user_id: int, session: str | None = None, *, using: str | None = None) -> None:

@@ -1,17 +1,20 @@
-"""What a server process runs for its sockets and holds, made on first use in its event loop.
+"""What a server process runs for its sockets, holds and alerts, made on first use in its
+event loop.
 
 One hub (layer memberships), one set of local subscribers, presence counts, the resync, the
-count of each user's sockets and the sweep of expired holds, per event loop: a server process
-has one; each test has its own.
+count of each user's sockets and the sweep (expired holds, alert emails), per event loop: a
+server process has one; each test has its own.
 """
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 
 from channels.layers import get_channel_layer
 
 from .hub import Hub
 from .presence import Presence
+from .publish import loop_of_this_thread
 from .resync import Resync
 from .subscribers import Subscribers
 from .sweep import Sweep
@@ -62,3 +65,13 @@ def delivery() -> Delivery:
 def current_delivery() -> Delivery | None:
     """The running loop's delivery if it has one (tests and metrics look; nothing is made)."""
     return _deliveries.get(asyncio.get_running_loop())
+
+
+def start_in_this_process() -> None:
+    """From sync code in a server: start this process's delivery, sockets or none, so its
+    sweep runs (a hold placed here expires on time, an alert fired here is emailed) even
+    where no other process runs."""
+    loop = loop_of_this_thread()
+    if loop is not None:
+        # In a context of its own: this request's (its sync thread) ends before the sweep does.
+        loop.call_soon_threadsafe(delivery, context=contextvars.Context())

@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, models, router, transaction
 from django.utils.module_loading import import_string
 
-from . import holds
+from . import alerts, holds
 from .conf import stockwire_settings
 from .errors import OutOfStock, UnknownItem
 from .publish import publish_stock
@@ -85,7 +85,11 @@ def stock_model() -> type[models.Model]:
 def change(item_id: int, *, on_hand: int = 0, held: int = 0, needs_available: int = 0) -> Stock:
     """Move an item's counts by the deltas in one statement and publish the result after
     commit; with `needs_available`, only if that many units are available before the change.
-    Raises UnknownItem, or OutOfStock without changing anything."""
+    Raises UnknownItem, or OutOfStock without changing anything.
+
+    A change that brings an item back from nothing available fires its alerts in the same
+    transaction (stockwire/alerts.py); a sale never does, and costs no query for them.
+    """
     model = stock_model()
     using = router.db_for_write(model)
     connection = connections[using]
@@ -95,23 +99,44 @@ def change(item_id: int, *, on_hand: int = 0, held: int = 0, needs_available: in
     if needs_available:
         params.append(needs_available)
     update = sql.checked_update if needs_available else sql.update
-    with connection.cursor() as cursor:
-        if sql.returning:
-            cursor.execute(f"{update} RETURNING {sql.counts}", params)
-            row = cursor.fetchone()
-        else:
-            # Two statements: the read must see this update and no other.
-            with transaction.atomic(using=using, savepoint=False):
+    # One transaction: the alerts a change fires are claimed with it or not at all. A
+    # refusal is raised outside it, so a caller's transaction can go on after one.
+    with transaction.atomic(using=using, savepoint=False):
+        with connection.cursor() as cursor:
+            if sql.returning:
+                cursor.execute(f"{update} RETURNING {sql.counts}", params)
+                row = cursor.fetchone()
+            else:
+                # Two statements: the read must see this update and no other.
                 cursor.execute(update, params)
                 row = _read(cursor, sql, item_id) if cursor.rowcount else None
-        if row is None:
-            current = _read(cursor, sql, item_id)
-            if current is None:
-                raise UnknownItem(item_id)
-            raise OutOfStock(item_id, requested=needs_available, available=current.available)
-    after = _stock(row, sql)
+            current = _read(cursor, sql, item_id) if row is None else None
+        if row is not None:
+            after = _stock(row, sql)
+            if after.available - (on_hand - held) <= 0 < after.available:
+                alerts.fire(item_id, after.available, using=using)
+    if row is None:
+        if current is None:
+            raise UnknownItem(item_id)
+        raise OutOfStock(item_id, requested=needs_available, available=current.available)
     publish_stock(item_id, after.on_hand, after.version, held=after.held, using=using)
     return after
+
+
+def locked(item_id: int) -> Stock:
+    """An item's Stock, its row locked until the transaction ends (where the database locks
+    rows), so no change of it commits meanwhile. Raises UnknownItem."""
+    model = stock_model()
+    fields = _fields()
+    row = (
+        model._default_manager.select_for_update()
+        .filter(pk=item_id)
+        .values_list(*fields.names())
+        .first()
+    )
+    if row is None:
+        raise UnknownItem(item_id)
+    return Stock(row[0], row[2] if fields.held else 0, row[1])
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@
  * one) and subscribes to the other [data-stock-item] ids. Every [data-presence-item="42"]
  * element shows how many people view item 42: data-viewers, data-seq, and the text
  * "3 people are looking at this" ("3 looking" with data-presence-format="short"; empty for 0).
- * Events on document: stockwire:stock, :presence, :status, :error, and :message for each
- * message of the shop's own (notify_user on the server), e.g. {type: "order", order: {...}}.
+ * Events on document: stockwire:stock, :presence, :status, :error, :back_in_stock when a
+ * sold-out item this user waits for is available again (stockwire.alert on the server; detail
+ * {type, item, available, waiting}, `waiting` the alerts of the item fired at once: more than
+ * `available` when not everyone can have one), and :message for each message of the shop's own
+ * (notify_user on the server), e.g. {type: "order", order: {...}}.
  */
 (() => {
   "use strict";
@@ -205,6 +208,9 @@
           // as it gets.
           if (pending) for (const id of message.items || [...pending]) pending.delete(id);
           emit("error", message);
+          break;
+        case "back_in_stock":
+          emit("back_in_stock", message);
           break;
         case "pong":
           break;
