@@ -254,6 +254,21 @@ STOCKWIRE = {
     "PRESENCE_REFRESH_SECONDS": env.float("PRESENCE_REFRESH_SECONDS", default=10),
 }
 
+# Email: back-in-stock alerts (stockwire/alerts.py), sent by each process's sweep. `make run`
+# prints them on the console; tests write them to files (EMAIL_BACKEND ending filebased
+# .EmailBackend, with EMAIL_FILE_PATH); production sends through EMAIL_HOST:EMAIL_PORT.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends."
+    + ("console.EmailBackend" if DEBUG else "smtp.EmailBackend"),
+)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "sent-emails"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+# A slow mail server delays the next emails, never a request: the sweep waits this long at most.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stockwire shop <shop@localhost>")
+
 # Who may read /metrics (config/health.py): a scraper with this bearer token, or one at these
 # addresses (the direct client address; forwarded headers do not count). `make run` lets
 # this machine look; in production set a token for Prometheus (docs/operations.md).

@@ -17,3 +17,4 @@ class IdConverter:
 
 register_converter(IdConverter, "item_id")
 register_converter(IdConverter, "hold_id")
+register_converter(IdConverter, "alert_id")

@@ -68,3 +68,18 @@ class HoldMismatch(ShopError):
 
 class HoldLimitReached(ShopError):
     code = "hold_limit_reached"
+
+
+class InStock(ShopError):
+    code = "in_stock"
+
+    def __init__(self, item_id: int, *, available: int):
+        super().__init__(
+            f"Item {item_id} is in stock: {available} available now; no need to wait.",
+            item=item_id,
+            available=available,
+        )
+
+
+class AlertNotFound(ShopError):
+    code = "unknown_alert"

@@ -3,7 +3,7 @@
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from stockwire.models import Hold
+from stockwire.models import Alert, Hold
 
 from .models import Item, Order
 
@@ -25,3 +25,18 @@ def holds_of(user) -> QuerySet[Hold]:
     return Hold.objects.filter(
         user=user, state=Hold.State.ACTIVE, expires_at__gt=timezone.now()
     ).order_by("expires_at", "id")
+
+
+def alerts_of(user) -> QuerySet[Alert]:
+    """The user's alerts still waiting for their item to come back, oldest first."""
+    return Alert.objects.filter(user=user, state=Alert.State.WAITING).order_by("created_at", "id")
+
+
+def with_alerts(items, user) -> list[Item]:
+    """The items, each with `alert_id`: the user's waiting alert for it, or None (the pages'
+    "Notify me")."""
+    waiting = dict(alerts_of(user).values_list("item_id", "pk"))
+    items = list(items)
+    for each in items:
+        each.alert_id = waiting.get(each.pk)
+    return items

@@ -40,6 +40,12 @@ class OrderSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
+class AlertSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    item = serializers.IntegerField(source="item_id", read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
 class HoldSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     item = serializers.IntegerField(source="item_id", read_only=True)

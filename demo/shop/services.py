@@ -3,7 +3,8 @@ call them, so the rules below exist once.
 
 Each change is one of Stockwire's conditional UPDATEs (stockwire.take, give, hold, release),
 which move quantity, held and version together, in the same transaction as its StockMovement
-(and Order); Stockwire publishes it only after commit.
+(and Order); Stockwire publishes it only after commit. A change that brings a sold-out item
+back fires its back-in-stock alerts (stockwire.alert) in that same transaction.
 """
 
 from collections.abc import Iterator
@@ -15,11 +16,13 @@ from django.db import IntegrityError, transaction
 import stockwire
 
 from .errors import (
+    AlertNotFound,
     HoldExpired,
     HoldLimitReached,
     HoldMismatch,
     HoldNotFound,
     IdempotencyKeyReused,
+    InStock,
     InsufficientStock,
     InvalidQuantity,
     ItemNotFound,
@@ -109,6 +112,19 @@ def release_hold(*, user, hold_id: int) -> None:
     """End one of `user`'s holds; its units are for sale again."""
     with _stock_errors(None):
         stockwire.release(hold_id, user_id=user.pk)
+
+
+def notify_when_back(*, user, item_id: int):
+    """Have `user` told (every open tab, and by email) when a sold-out item can be bought
+    again; the waiting alert, the same one if they asked before."""
+    with _stock_errors(item_id):
+        return stockwire.alert(item_id, user_id=user.pk)
+
+
+def cancel_notification(*, user, alert_id: int) -> None:
+    """`user` no longer waits for the item of one of their alerts."""
+    with _stock_errors(None):
+        stockwire.cancel_alert(alert_id, user_id=user.pk)
 
 
 def restock(*, actor, item_id: int, quantity: int) -> Item:
@@ -214,6 +230,10 @@ def _stock_errors(item_id: int | None) -> Iterator[None]:
         raise HoldMismatch(str(error), hold=error.hold_id) from None
     except stockwire.HoldLimitReached as error:
         raise HoldLimitReached(str(error), limit=error.limit) from None
+    except stockwire.InStock as error:
+        raise InStock(error.item_id, available=error.available) from None
+    except stockwire.UnknownAlert as error:
+        raise AlertNotFound(str(error), alert=error.alert_id) from None
 
 
 def _order_for_key(user, key: str, item_id: int, quantity: int) -> Order | None:

@@ -146,9 +146,7 @@ def test_a_fired_alert_is_emailed_once_and_a_user_without_an_address_gets_no_ema
     assert states(*placed) == ["sent", "sent"]
 
 
-def test_an_email_the_mail_server_refuses_stays_due_for_the_next_sweep(
-    sold_out, shopper, settings
-):
+def test_an_email_the_mail_server_refuses_stays_due_for_the_next_sweep(sold_out, shopper, settings):
     shopper.email = "alice@example.com"
     shopper.save()
     placed = stockwire.alert(sold_out.pk, user_id=shopper.pk)

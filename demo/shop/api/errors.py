@@ -28,6 +28,8 @@ STATUS_OF = {
     errors.HoldExpired: status.HTTP_409_CONFLICT,
     errors.HoldMismatch: status.HTTP_400_BAD_REQUEST,
     errors.HoldLimitReached: status.HTTP_409_CONFLICT,
+    errors.InStock: status.HTTP_409_CONFLICT,
+    errors.AlertNotFound: status.HTTP_404_NOT_FOUND,
 }
 
 # DRF's codes, renamed where a client deserves a clearer word.

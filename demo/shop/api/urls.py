@@ -2,7 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from shop import converters  # noqa: F401  (registers <item_id:...>, <hold_id:...>)
+from shop import converters  # noqa: F401  (registers <item_id:...>, <hold_id:...>, <alert_id:...>)
 
 from . import views
 from .errors import unknown_endpoint
@@ -18,6 +18,9 @@ urlpatterns = [
     path("items/<item_id:item_id>/holds", views.HoldsView.as_view(), name="api-holds-of-item"),
     path("holds", views.HoldListView.as_view(), name="api-holds"),
     path("holds/<hold_id:hold_id>", views.HoldView.as_view(), name="api-hold"),
+    path("items/<item_id:item_id>/alerts", views.AlertsView.as_view(), name="api-alerts-of-item"),
+    path("alerts", views.AlertListView.as_view(), name="api-alerts"),
+    path("alerts/<alert_id:alert_id>", views.AlertView.as_view(), name="api-alert"),
     path("orders", views.OrderListView.as_view(), name="api-orders"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     re_path(r"", unknown_endpoint),

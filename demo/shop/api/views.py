@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from shop import selectors, services
+from shop.serializers import AlertSerializer
 from shop.throttles import LoginThrottle, PurchaseRateThrottle, RegistrationRateThrottle
 
 from .errors import TooManyFailedLogins
@@ -123,6 +124,27 @@ class HoldView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, hold_id: int):
         services.release_hold(user=request.user, hold_id=hold_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AlertsView(APIView):
+    @extend_schema(request=None, responses={201: AlertSerializer})
+    def post(self, request, item_id: int):
+        alert = services.notify_when_back(user=request.user, item_id=item_id)
+        return Response(AlertSerializer(alert).data, status=status.HTTP_201_CREATED)
+
+
+class AlertListView(generics.ListAPIView):
+    serializer_class = AlertSerializer
+
+    def get_queryset(self):
+        return selectors.alerts_of(self.request.user)
+
+
+class AlertView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, alert_id: int):
+        services.cancel_notification(user=request.user, alert_id=alert_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,7 +21,8 @@ from .forms import LoginForm
 
 @login_required
 def catalog(request):
-    return render(request, "shop/catalog.html", {"items": selectors.catalog()})
+    items = selectors.with_alerts(selectors.catalog(), request.user)
+    return render(request, "shop/catalog.html", {"items": items})
 
 
 @login_required
@@ -29,6 +30,7 @@ def item(request, item_id: int):
     found = selectors.item(item_id)
     if found is None:
         raise Http404("No such item.")
+    (found,) = selectors.with_alerts([found], request.user)
     return render(request, "shop/item.html", {"item": found})
 
 

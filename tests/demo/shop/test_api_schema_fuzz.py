@@ -55,6 +55,7 @@ SCHEMA_GAPS = {
     "items_list": [negative_data_rejection],
     "orders_list": [negative_data_rejection],
     "holds_list": [negative_data_rejection],
+    "alerts_list": [negative_data_rejection],
 }
 
 # Django's test environment allows the "testserver" host only once tests run; this is collection.
@@ -129,6 +130,9 @@ test_orders_is_fuzzed = fuzzed("orders_list")
 test_hold_is_fuzzed = fuzzed("items_holds_create")
 test_holds_list_is_fuzzed = fuzzed("holds_list")
 test_hold_release_is_fuzzed = fuzzed("holds_destroy")
+test_alert_is_fuzzed = fuzzed("items_alerts_create")
+test_alerts_list_is_fuzzed = fuzzed("alerts_list")
+test_alert_cancel_is_fuzzed = fuzzed("alerts_destroy")
 
 
 def test_every_operation_in_the_schema_is_fuzzed():

@@ -39,6 +39,7 @@ class Command(BaseCommand):
                 if not users.filter(username=username).exists():
                     users.create_user(
                         username=username,
+                        email=f"{username}@example.com",
                         password=DEMO_PASSWORD,
                         is_staff=is_staff,
                         is_superuser=is_staff,

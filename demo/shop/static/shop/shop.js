@@ -1,4 +1,5 @@
-/* The shop's page glue: the Buy flow, the stock room's Restock, live availability and toasts.
+/* The shop's page glue: the Buy flow, "Notify me", the stock room's Restock, live availability
+ * and toasts.
  *
  * Live numbers are stockwire.js's job; this file reacts to its DOM events, so a page behaves
  * the same whether a change came from this tab, another tab or another shopper. Writes go to
@@ -23,18 +24,20 @@
     return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  /** POST JSON to the API; resolves to {status, body, response}, rejects only if the shop is unreachable. */
-  async function post(url, payload, headers = {}) {
+  /** Send JSON to the API; resolves to {status, body, response}, rejects only if the shop is unreachable. */
+  async function send(method, url, payload, headers = {}) {
     const response = await fetch(url, {
-      method: "POST",
+      method,
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), ...headers },
-      body: JSON.stringify(payload),
+      body: payload === undefined ? undefined : JSON.stringify(payload),
     });
     // Errors are JSON; a proxy's HTML error page is not, so be lenient.
     const body = await response.json().catch(() => ({}));
     return { status: response.status, body, response };
   }
+
+  const post = (url, payload, headers) => send("POST", url, payload, headers);
 
   /** Write into a [role=status] element; `kind` is success, error or info. */
   function say(el, kind, ...parts) {
@@ -93,6 +96,8 @@
     const button = card.querySelector("[data-buy-item]");
     // A purchase in flight keeps its button disabled until its answer is in.
     if (button && !button.hasAttribute("aria-busy")) button.disabled = soldOut;
+    const notify = card.querySelector("[data-notify]");
+    if (notify) notify.hidden = !soldOut;
   }
 
   function highlight(el) {
@@ -181,6 +186,54 @@
     if (!retryable) showStep(form, false);
   }
 
+  // -- Notify me: a sold-out item's back-in-stock alert -------------------------------------
+
+  /** Show the alert as set (with its id, to cancel it) or not set. */
+  function showAlert(notify, alertId) {
+    if (alertId) notify.dataset.alert = String(alertId);
+    else delete notify.dataset.alert;
+    notify.querySelector("[data-notify-me]").hidden = Boolean(alertId);
+    notify.querySelector("[data-notify-set]").hidden = !alertId;
+  }
+
+  async function notifyMe(notify) {
+    const id = Number(notify.dataset.item);
+    const message = notify.querySelector("[data-notify-message]");
+    say(message, "info");
+    try {
+      const answer = await post(`/api/items/${id}/alerts`);
+      if (answer.status === 201) {
+        showAlert(notify, answer.body.id);
+        notify.querySelector("[data-notify-cancel]").focus();
+      } else if (answer.body.error === "in_stock") {
+        say(message, "info", `${itemName(id)} is in stock: ${answer.body.available} available now.`);
+      } else if (answer.status === 404) {
+        say(message, "error", `${itemName(id)} is no longer for sale.`);
+      } else {
+        commonError(message, answer, "be notified");
+      }
+    } catch {
+      say(message, "error", "Could not reach the shop. Please try again.");
+    }
+  }
+
+  async function cancelAlert(notify) {
+    const message = notify.querySelector("[data-notify-message]");
+    say(message, "info");
+    try {
+      const answer = await send("DELETE", `/api/alerts/${Number(notify.dataset.alert)}`);
+      // 404: it fired or was cancelled in another tab; either way nothing waits now.
+      if (answer.status === 204 || answer.status === 404) {
+        showAlert(notify, null);
+        notify.querySelector("[data-notify-me]").focus();
+      } else {
+        commonError(message, answer, "cancel");
+      }
+    } catch {
+      say(message, "error", "Could not reach the shop. Please try again.");
+    }
+  }
+
   // -- Restock (staff) ------------------------------------------------------------------------
 
   async function restock(form) {
@@ -220,6 +273,9 @@
   });
 
   document.addEventListener("click", (event) => {
+    const notify = event.target.closest("[data-notify]");
+    if (notify && event.target.closest("[data-notify-me]")) notifyMe(notify);
+    if (notify && event.target.closest("[data-notify-cancel]")) cancelAlert(notify);
     const form = event.target.closest("[data-buy-form]");
     if (!form) return;
     if (event.target.closest("[data-confirm-yes]")) confirmPurchase(form);
@@ -242,5 +298,14 @@
   document.addEventListener("stockwire:message", ({ detail: { type, order } }) => {
     if (type !== "order") return;
     toast(`Order #${order.id} confirmed: ${order.quantity} × ${order.item_name}`, "/orders/");
+  });
+
+  // A sold-out item this shopper waits for is back (stockwire.alert), in every open tab; the
+  // alert is done, so "Notify me" starts afresh.
+  document.addEventListener("stockwire:back_in_stock", ({ detail: { item, available, waiting } }) => {
+    const id = Number(item);
+    for (const notify of document.querySelectorAll(`[data-notify][data-item="${id}"]`)) showAlert(notify, null);
+    const rush = waiting > available ? ` ${waiting} people were waiting: be quick.` : "";
+    toast(`${itemName(id)} is back in stock: ${available} available.${rush}`, `/items/${id}/`);
   });
 })();
