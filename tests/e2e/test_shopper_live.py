@@ -114,3 +114,18 @@ async def test_an_order_confirmation_toast_appears_in_every_open_tab_of_the_buye
     await expect(other_tab.locator(".toast", has_text=toast)).to_be_visible()
     await expect(stock_of(bob, item["id"])).to_have_text(str(item["quantity"] - 3))
     await expect(bob.locator(".toast")).to_have_count(0)
+
+
+async def test_logging_out_in_one_tab_takes_the_other_tabs_offline_at_once_with_a_way_back_in(
+    live_shop, browser
+):
+    page = await shopper_page(browser, live_shop.url, "alice")
+    indicator = page.locator("[data-live]")
+    await expect(indicator).to_have_attribute("data-state", "live")
+    other_tab = await page.context.new_page()
+    await other_tab.goto("/orders/")
+
+    await other_tab.get_by_role("button", name="Log out").click()
+
+    await expect(indicator).to_have_attribute("data-state", "offline")
+    await expect(page.get_by_role("link", name="Log in again")).to_be_visible()
