@@ -143,3 +143,18 @@ async def test_the_stock_room_shows_on_hand_held_and_available_live_as_a_shopper
     )
     assert released == 204
     await expect(held).to_have_text(str(item["held"]))
+
+
+async def test_logging_out_in_one_tab_takes_the_other_tabs_offline_at_once_with_a_way_back_in(
+    live_shop, browser
+):
+    page = await shopper_page(browser, live_shop.url, "alice")
+    indicator = page.locator("[data-live]")
+    await expect(indicator).to_have_attribute("data-state", "live")
+    other_tab = await page.context.new_page()
+    await other_tab.goto("/orders/")
+
+    await other_tab.get_by_role("button", name="Log out").click()
+
+    await expect(indicator).to_have_attribute("data-state", "offline")
+    await expect(page.get_by_role("link", name="Log in again")).to_be_visible()
