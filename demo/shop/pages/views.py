@@ -1,9 +1,10 @@
 """Server-rendered pages.
 
 Live quantities and presence are filled in by Stockwire's client ({% stockwire_script %});
-purchases and restocks go through the JSON API (shop/static/shop/shop.js).
+holds, purchases and restocks go through the JSON API (shop/static/shop/shop.js).
 """
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -21,7 +22,8 @@ from .forms import LoginForm
 
 @login_required
 def catalog(request):
-    return render(request, "shop/catalog.html", {"items": selectors.catalog()})
+    context = {"items": selectors.catalog(), "low_stock_at": settings.LOW_STOCK_AT}
+    return render(request, "shop/catalog.html", context)
 
 
 @login_required
@@ -29,7 +31,7 @@ def item(request, item_id: int):
     found = selectors.item(item_id)
     if found is None:
         raise Http404("No such item.")
-    return render(request, "shop/item.html", {"item": found})
+    return render(request, "shop/item.html", {"item": found, "low_stock_at": settings.LOW_STOCK_AT})
 
 
 @login_required
