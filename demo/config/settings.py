@@ -275,6 +275,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Stockwire shop <shop
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"] if DEBUG else [])
 
+# The pages say "Only N left" while an item's available units are at most this many (and above 0).
+LOW_STOCK_AT = env.int("LOW_STOCK_AT", default=5)
+
 # Purchases per user, as DRF writes rates: far above a shopper, far below a script.
 PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
 # New accounts per client address, over the API and the register page together: a family

@@ -99,12 +99,25 @@ def buy_form(page: Page, item_id: int):
     return page.locator(f'[data-buy-form][data-item="{item_id}"]')
 
 
-async def buy(page: Page, item_id: int, quantity: int = 1) -> None:
-    """Buy through the page as a shopper does: quantity, Buy, Confirm purchase."""
+def hold_timer(page: Page, item_id: int):
+    """The countdown of the shopper's hold on an item: "Held for you: 9:41"."""
+    return buy_form(page, item_id).get_by_role("timer")
+
+
+async def hold(page: Page, item_id: int, quantity: int = 1) -> None:
+    """Buy's first step as a shopper takes it: quantity, then Buy, which asks the shop to hold
+    the units; the caller expects what follows (the countdown, or why there is none)."""
     form = buy_form(page, item_id)
     await form.get_by_label("Quantity").fill(str(quantity))
     await form.get_by_role("button", name="Buy").click()
-    await form.get_by_role("button", name="Confirm purchase").click()
+
+
+async def buy(page: Page, item_id: int, quantity: int = 1) -> None:
+    """Buy through the page as a shopper does: quantity, Buy (the units are held for them while
+    the countdown runs), Confirm purchase."""
+    await hold(page, item_id, quantity)
+    await expect(hold_timer(page, item_id)).to_contain_text("Held for you: ")
+    await buy_form(page, item_id).get_by_role("button", name="Confirm purchase").click()
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -1,4 +1,5 @@
-"""The Buy flow in a real browser: quantity, confirmation, and a clear message for each failure."""
+"""The Buy flow in a real browser: quantity, a hold and its confirmation, and a clear message
+for each failure."""
 
 import uuid
 
@@ -8,6 +9,8 @@ from playwright.async_api import expect
 from tests.e2e.browser import (
     buy,
     buy_form,
+    hold,
+    hold_timer,
     item_by_sku,
     register,
     shopper_page,
@@ -17,6 +20,7 @@ from tests.e2e.conftest import shop_site
 from tests.servers import running_server
 
 PURCHASES_PER_MINUTE = 3
+HOLD_LIMIT_PER_ITEM = 5  # the demo's default
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +43,36 @@ def new_shopper(strict_shop) -> str:
 async def test_buying_more_than_is_left_says_how_many_are_left_and_sells_nothing(
     strict_shop, browser, new_shopper
 ):
-    item = item_by_sku(strict_shop.url, "MN-004")
+    # 3 units: asking for 4 stays within the hold limit (5), so it is the stock that refuses.
+    item = item_by_sku(strict_shop.url, "DK-006")
     page = await shopper_page(browser, strict_shop.url, new_shopper, path=f"/items/{item['id']}/")
 
-    await buy(page, item["id"], item["quantity"] + 1)
+    await hold(page, item["id"], item["quantity"] + 1)
 
     message = buy_form(page, item["id"]).locator("[data-buy-message]")
     await expect(message).to_have_text(
         f"Only {item['quantity']} left of {item['name']}. Lower the quantity and try again."
     )
+    await expect(buy_form(page, item["id"]).get_by_label("Quantity")).to_be_focused()
     await expect(stock_of(page, item["id"])).to_have_text(str(item["quantity"]))
-    assert item_by_sku(strict_shop.url, "MN-004")["quantity"] == item["quantity"]
+    assert item_by_sku(strict_shop.url, "DK-006")["quantity"] == item["quantity"]
+
+
+async def test_asking_for_more_than_one_may_hold_says_the_limit_and_holds_nothing(
+    strict_shop, browser, new_shopper
+):
+    item = item_by_sku(strict_shop.url, "MN-004")
+    assert item["quantity"] > HOLD_LIMIT_PER_ITEM
+    page = await shopper_page(browser, strict_shop.url, new_shopper, path=f"/items/{item['id']}/")
+
+    await hold(page, item["id"], HOLD_LIMIT_PER_ITEM + 1)
+
+    await expect(buy_form(page, item["id"]).locator("[data-buy-message]")).to_have_text(
+        f"You can hold at most {HOLD_LIMIT_PER_ITEM} units at a time. "
+        "Lower the quantity, or buy or cancel what you hold first."
+    )
+    await expect(hold_timer(page, item["id"])).to_be_hidden()
+    assert item_by_sku(strict_shop.url, "MN-004")["held"] == 0
 
 
 async def test_a_quantity_that_is_not_a_whole_number_is_refused_before_confirmation(
@@ -108,7 +131,7 @@ async def test_a_shopper_logged_out_in_another_tab_is_told_to_log_in(
     await other_tab.get_by_role("button", name="Log out").click()
     await other_tab.wait_for_url("**/login/**")
 
-    await buy(page, item["id"])
+    await hold(page, item["id"])
 
     message = buy_form(page, item["id"]).locator("[data-buy-message]")
     await expect(message).to_have_text("You are logged out. Log in to buy.")
@@ -129,6 +152,13 @@ async def test_a_shopper_over_the_purchase_limit_is_told_to_wait(strict_shop, br
     await buy(page, item["id"])
 
     await expect(message).to_contain_text("Too many attempts in a short time. Please wait")
+    # Nothing more is sold; the hold keeps its unit for the shopper to confirm after the wait.
+    await expect(
+        buy_form(page, item["id"]).get_by_role("button", name="Confirm purchase")
+    ).to_be_visible()
     await expect(stock_of(page, item["id"])).to_have_text(
-        str(item["quantity"] - PURCHASES_PER_MINUTE)
+        str(item["quantity"] - PURCHASES_PER_MINUTE - 1)
+    )
+    assert (
+        item_by_sku(strict_shop.url, "LP-011")["on_hand"] == item["quantity"] - PURCHASES_PER_MINUTE
     )

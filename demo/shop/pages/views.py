@@ -1,9 +1,10 @@
 """Server-rendered pages.
 
 Live quantities and presence are filled in by Stockwire's client ({% stockwire_script %});
-purchases and restocks go through the JSON API (shop/static/shop/shop.js).
+holds, purchases and restocks go through the JSON API (shop/static/shop/shop.js).
 """
 
+from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -22,7 +23,9 @@ from .forms import LoginForm
 @login_required
 def catalog(request):
     items = selectors.with_alerts(selectors.catalog(), request.user)
-    return render(request, "shop/catalog.html", {"items": items})
+    return render(
+        request, "shop/catalog.html", {"items": items, "low_stock_at": settings.LOW_STOCK_AT}
+    )
 
 
 @login_required
@@ -31,7 +34,7 @@ def item(request, item_id: int):
     if found is None:
         raise Http404("No such item.")
     (found,) = selectors.with_alerts([found], request.user)
-    return render(request, "shop/item.html", {"item": found})
+    return render(request, "shop/item.html", {"item": found, "low_stock_at": settings.LOW_STOCK_AT})
 
 
 @login_required

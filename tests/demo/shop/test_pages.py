@@ -97,3 +97,51 @@ def test_the_new_pages_ask_anonymous_visitors_to_log_in(client, item):
     for path in (f"/items/{item.pk}/", "/staff/stock/"):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_the_item_page_has_the_hold_step_ready_and_hidden(client, shopper, item):
+    client.force_login(shopper)
+    page = client.get(f"/items/{item.pk}/").content.decode()
+    assert (
+        f'<div class="buy-confirm" data-buy-confirm role="group" '
+        f'aria-labelledby="confirm-text-{item.pk}" aria-describedby="hold-timer-{item.pk}" hidden>'
+    ) in page
+    assert (
+        f'<p class="buy-held" id="hold-timer-{item.pk}" role="timer" data-hold-timer>'
+        "Held for you: <span data-hold-left></span></p>"
+    ) in page
+    assert (
+        '<button class="button button-quiet" type="button" data-confirm-no>Cancel</button>' in page
+    )
+    assert '<div class="buy-expired" data-buy-expired hidden>' in page
+    assert "data-buy-again>Try again</button>" in page
+
+
+@pytest.mark.parametrize("path", ["/", "/items/{item}/"])
+def test_an_item_whose_available_units_are_at_the_threshold_says_only_n_left(
+    client, shopper, item, path, settings
+):
+    settings.LOW_STOCK_AT = 4
+    item.quantity, item.held = 6, 2
+    item.save()
+    client.force_login(shopper)
+    page = client.get(path.format(item=item.pk)).content.decode()
+    assert (
+        f'<span class="badge-low-stock" data-low-stock="{item.pk}" data-low-stock-at="4">'
+        "Only 4 left</span>"
+    ) in page
+
+
+@pytest.mark.parametrize("quantity", [5, 0])
+def test_an_item_above_the_threshold_or_sold_out_hides_only_n_left(
+    client, shopper, item, quantity, settings
+):
+    settings.LOW_STOCK_AT = 4
+    item.quantity = quantity
+    item.save()
+    client.force_login(shopper)
+    page = client.get(f"/items/{item.pk}/").content.decode()
+    assert (
+        f'<span class="badge-low-stock" data-low-stock="{item.pk}" data-low-stock-at="4" hidden>'
+        f"Only {quantity} left</span>"
+    ) in page

@@ -32,7 +32,7 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), ...headers },
       body: payload === undefined ? undefined : JSON.stringify(payload),
     });
-    // Errors are JSON; a proxy's HTML error page is not, so be lenient.
+    // Errors are JSON; a proxy's HTML error page is not, and a 204 has no body, so be lenient.
     const body = await response.json().catch(() => ({}));
     return { status: response.status, body, response };
   }
@@ -89,6 +89,14 @@
     item: item.id, quantity: item.quantity, on_hand: item.on_hand, held: item.held, version: item.version,
   });
 
+  /** "Only N left" while 0 < available <= LOW_STOCK_AT (each element carries the threshold). */
+  function renderLowStock(id, quantity) {
+    for (const el of document.querySelectorAll(`[data-low-stock="${Number(id)}"]`)) {
+      el.hidden = !(quantity > 0 && quantity <= Number(el.dataset.lowStockAt));
+      el.textContent = `Only ${quantity} left`;
+    }
+  }
+
   function renderAvailability(card, quantity) {
     const soldOut = quantity <= 0;
     card.classList.toggle("is-sold-out", soldOut);
@@ -117,73 +125,197 @@
     setTimeout(() => el.remove(), TOAST_MS);
   }
 
-  // -- Buy: choose a quantity, confirm, then the answer ---------------------------------------
+  // -- Buy: a quantity; Buy holds the units while the shopper decides; confirm or cancel ---------
+
+  // Each form's hold while it lasts: {id, quantity, key, deadline, timer, busy}.
+  const holds = new WeakMap();
+
+  // Each step of the form: its part, and what gets the focus when it is shown.
+  const STEPS = {
+    choose: ["[data-buy-choose]", "[name=quantity]"],
+    held: ["[data-buy-confirm]", "[data-confirm-yes]"],
+    expired: ["[data-buy-expired]", "[data-buy-again]"],
+  };
 
   function formatPrice(price, quantity) {
     const cents = Math.round(Number(price) * 100) * quantity;
     return (cents / 100).toFixed(2);
   }
 
-  function showStep(form, confirming) {
-    form.querySelector("[data-buy-choose]").hidden = confirming;
-    form.querySelector("[data-buy-confirm]").hidden = !confirming;
-    form.querySelector(confirming ? "[data-confirm-yes]" : "[name=quantity]").focus();
+  /** Show one step of the form and move the focus to what the shopper does next there. */
+  function showStep(form, step) {
+    for (const [name, [part]] of Object.entries(STEPS)) form.querySelector(part).hidden = name !== step;
+    form.dataset.step = step;
+    form.querySelector(STEPS[step][1]).focus();
   }
 
-  function askToConfirm(form) {
+  const stepOf = (form) => form.dataset.step || "choose";
+
+  /** Disable the buttons of a step while its request is out, so nothing is sent twice. */
+  function busy(form, on) {
+    for (const button of form.querySelectorAll("[data-confirm-yes], [data-confirm-no], [data-buy-again]")) {
+      button.disabled = on;
+    }
+    const buy = form.querySelector("[data-buy-item]");
+    if (on) {
+      buy.disabled = true;
+      buy.setAttribute("aria-busy", "true");
+    } else {
+      buy.removeAttribute("aria-busy");
+      renderAvailability(form.closest("[data-item-card]"), shownQuantity(form.dataset.item));
+    }
+  }
+
+  /** Milliseconds a hold has left, by the server's clock alone: a shopper's clock may be minutes
+   * off, so the countdown runs on performance.now() from the server's own expires_at - Date. */
+  function timeLeft(hold, response) {
+    const answered = Date.parse(response.headers.get("Date"));
+    // Date has whole seconds: the server's clock may be up to 1 s past it. End early, not late.
+    const now = Number.isNaN(answered) ? Date.now() : answered + 1000;
+    return Date.parse(hold.expires_at) - now;
+  }
+
+  async function placeHold(form) {
+    const id = Number(form.dataset.item);
     const message = form.querySelector("[data-buy-message]");
     const quantity = quantityOf(form, message);
     if (quantity === null) return;
     say(message, "info");
-    form.dataset.quantity = String(quantity);
-    // One key per confirmed purchase: a retry after a network failure cannot buy twice.
-    form.dataset.key = newKey();
-    const name = itemName(form.dataset.item);
-    form.querySelector("[data-confirm-text]").textContent =
-      `Buy ${quantity} × ${name} for ${formatPrice(form.dataset.price, quantity)}?`;
-    showStep(form, true);
-  }
-
-  async function confirmPurchase(form) {
-    const id = Number(form.dataset.item);
-    const quantity = Number(form.dataset.quantity);
-    const message = form.querySelector("[data-buy-message]");
-    const button = form.querySelector("[data-buy-item]");
-    const confirm = form.querySelector("[data-confirm-yes]");
-    confirm.disabled = true;
-    button.disabled = true;
-    button.setAttribute("aria-busy", "true");
-    let retryable = false;
+    busy(form, true);
+    let held = null;
     try {
-      const answer = await post(`/api/items/${id}/purchase`, { quantity }, { "Idempotency-Key": form.dataset.key });
+      const answer = await post(`/api/items/${id}/holds`, { quantity });
       const { status, body } = answer;
       if (status === 201) {
-        // Same version check as the socket's: the buyer sees the new number at once, and
-        // whichever of the two arrives second is dropped.
-        if (body.item && window.Stockwire) {
-          window.Stockwire.apply(stockOf(body.item));
-        }
-        say(message, "success", `Bought ${body.order.quantity} × ${body.order.item_name}. Order #${body.order.id} is confirmed.`);
+        held = { hold: body.hold, deadline: performance.now() + timeLeft(body.hold, answer.response) };
+        if (window.Stockwire) window.Stockwire.apply(stockOf(body.item));
       } else if (body.error === "insufficient_stock") {
         const left = Number(body.available);
         say(message, "error", left > 0
           ? `Only ${left} left of ${itemName(id)}. Lower the quantity and try again.`
           : `Sorry, ${itemName(id)} just sold out.`);
+      } else if (body.error === "hold_limit_reached") {
+        say(message, "error", `You can hold at most ${Number(body.limit)} units at a time. ` +
+          "Lower the quantity, or buy or cancel what you hold first.");
       } else if (status === 404) {
         say(message, "error", `${itemName(id)} is no longer for sale.`);
       } else {
         commonError(message, answer, "buy");
       }
     } catch {
+      // If the hold was made after all, it runs out by itself.
+      say(message, "error", "Could not reach the shop. Please try again.");
+    } finally {
+      busy(form, false);
+    }
+    if (held) startCountdown(form, held.hold, held.deadline);
+    else showStep(form, "choose");
+  }
+
+  function startCountdown(form, hold, deadline) {
+    // One key per hold: a retry of Confirm after a network failure cannot buy twice.
+    const state = { id: hold.id, quantity: hold.quantity, key: newKey(), deadline };
+    holds.set(form, state);
+    form.querySelector("[data-confirm-text]").textContent =
+      `Buy ${hold.quantity} × ${itemName(form.dataset.item)} for ${formatPrice(form.dataset.price, hold.quantity)}?`;
+    tick(form, state);
+    showStep(form, "held");
+  }
+
+  /** Show the time left as m:ss, then wake up when the next second starts. */
+  function tick(form, state) {
+    const ms = state.deadline - performance.now();
+    const left = Math.max(0, Math.ceil(ms / 1000));
+    form.querySelector("[data-hold-left]").textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    if (left === 60) say(form.querySelector("[data-buy-message]"), "info", "1 minute left to confirm.");
+    // A purchase on its way settles it instead: the shop may have sold the units just in time.
+    if (left === 0) {
+      if (!state.busy) holdExpired(form);
+      return;
+    }
+    state.timer = setTimeout(() => tick(form, state), ms % 1000 || 1000);
+  }
+
+  function endHold(form) {
+    const state = holds.get(form);
+    if (state) clearTimeout(state.timer);
+    holds.delete(form);
+    return state;
+  }
+
+  function holdExpired(form) {
+    const state = endHold(form);
+    say(form.querySelector("[data-buy-message]"), "info",
+      `Your hold on ${state.quantity} × ${itemName(form.dataset.item)} expired; its units went back on sale.`);
+    showStep(form, "expired");
+  }
+
+  async function confirmPurchase(form) {
+    const state = holds.get(form);
+    if (!state || state.busy) return;
+    const id = Number(form.dataset.item);
+    const message = form.querySelector("[data-buy-message]");
+    state.busy = true;
+    busy(form, true);
+    let next = "choose";
+    try {
+      const answer = await post(
+        `/api/items/${id}/purchase`, { quantity: state.quantity, hold: state.id }, { "Idempotency-Key": state.key },
+      );
+      const { status, body } = answer;
+      if (status === 201) {
+        // Same version check as the socket's: the buyer sees the new number at once, and
+        // whichever of the two arrives second is dropped.
+        if (body.item && window.Stockwire) window.Stockwire.apply(stockOf(body.item));
+        say(message, "success", `Bought ${body.order.quantity} × ${body.order.item_name}. Order #${body.order.id} is confirmed.`);
+      } else if (body.error === "hold_expired" || body.error === "unknown_hold") {
+        next = "expired";
+      } else if (status === 404) {
+        say(message, "error", `${itemName(id)} is no longer for sale.`);
+      } else {
+        commonError(message, answer, "buy");
+        // Waiting out a rate limit or an outage: the hold still keeps the units meanwhile.
+        if (status === 429 || status === 503) next = "held";
+      }
+    } catch {
       // The request may or may not have reached the shop; the same key makes a retry safe.
-      retryable = true;
+      next = "held";
       say(message, "error", "Could not reach the shop. Confirm again to retry: you will not be charged twice.");
     } finally {
-      confirm.disabled = false;
-      button.removeAttribute("aria-busy");
-      renderAvailability(form.closest("[data-item-card]"), shownQuantity(id));
+      state.busy = false;
+      busy(form, false);
     }
-    if (!retryable) showStep(form, false);
+    if (next === "held" && state.deadline > performance.now()) {
+      showStep(form, "held");
+    } else if (next === "choose") {
+      endHold(form);
+      showStep(form, "choose");
+    } else {
+      holdExpired(form);
+    }
+  }
+
+  async function cancelHold(form) {
+    const state = holds.get(form);
+    if (!state || state.busy) return;
+    const message = form.querySelector("[data-buy-message]");
+    state.busy = true;
+    busy(form, true);
+    try {
+      const answer = await send("DELETE", `/api/holds/${state.id}`);
+      // 404: the hold had already ended, its units back on sale all the same.
+      if (answer.status === 204 || answer.body.error === "unknown_hold") {
+        say(message, "info", "Cancelled: the units you held are for sale again.");
+      } else {
+        commonError(message, answer, "cancel");
+      }
+    } catch {
+      say(message, "error", "Could not reach the shop. Your hold runs out by itself shortly.");
+    } finally {
+      busy(form, false);
+    }
+    endHold(form);
+    showStep(form, "choose");
   }
 
   // -- Notify me: a sold-out item's back-in-stock alert -------------------------------------
@@ -268,7 +400,7 @@
     const restockForm = event.target.closest("[data-restock-form]");
     if (!buyForm && !restockForm) return;
     event.preventDefault();
-    if (buyForm && buyForm.querySelector("[data-buy-confirm]").hidden) askToConfirm(buyForm);
+    if (buyForm && stepOf(buyForm) === "choose" && !holds.has(buyForm)) placeHold(buyForm);
     if (restockForm) restock(restockForm);
   });
 
@@ -279,18 +411,20 @@
     const form = event.target.closest("[data-buy-form]");
     if (!form) return;
     if (event.target.closest("[data-confirm-yes]")) confirmPurchase(form);
-    if (event.target.closest("[data-confirm-no]")) showStep(form, false);
+    if (event.target.closest("[data-confirm-no]")) cancelHold(form);
+    if (event.target.closest("[data-buy-again]")) placeHold(form);
   });
 
-  // Escape backs out of a confirmation, as it closes any dialog.
+  // Escape backs out of a hold, as it closes any dialog.
   document.addEventListener("keydown", (event) => {
     const form = event.key === "Escape" && event.target.closest && event.target.closest("[data-buy-form]");
-    if (form && !form.querySelector("[data-buy-confirm]").hidden) showStep(form, false);
+    if (form && stepOf(form) === "held") cancelHold(form);
   });
 
   document.addEventListener("stockwire:stock", ({ detail }) => {
     const id = Number(detail.item);
     for (const card of document.querySelectorAll(`[data-item-card="${id}"]`)) renderAvailability(card, detail.quantity);
+    renderLowStock(id, detail.quantity);
     for (const el of document.querySelectorAll(`[data-stock-item="${id}"]`)) highlight(el);
   });
 
