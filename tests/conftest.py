@@ -1,3 +1,5 @@
+import asyncio
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -8,6 +10,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from shop.models import Item
+from stockwire import runtime
 
 PASSWORD = "correct-horse-battery"
 
@@ -18,9 +21,15 @@ def close_connections_at_the_end(django_db_setup, django_db_blocker):
 
     Django's test clients keep the connections of the threads they ran requests in (they do
     not close connections at the end of a request, on purpose), and PostgreSQL's pool keeps
-    its idle ones; PostgreSQL refuses to drop a database that has sessions.
+    its idle ones; PostgreSQL refuses to drop a database that has sessions. Before that, the
+    deliveries of event loops the tests do not own (an in-process ASGI client's, where a hold
+    or an alert started one) stop their sweeps, which would go on querying a dropped database.
     """
     yield
+    for loop, delivery in list(runtime._deliveries.items()):
+        if loop.is_running():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(delivery.close(), loop).result(timeout=5)
     with django_db_blocker.unblock():
         for connection in connections.all():
             connection.close()
