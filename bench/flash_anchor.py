@@ -26,17 +26,17 @@ PURCHASE_PATH = re.compile(r"/api/items/(\d+)/purchase")
 
 TAKE = (
     "UPDATE shop_item SET quantity = quantity - %s, version = version + 1 "
-    "WHERE id = %s AND quantity >= %s RETURNING quantity, version, price"
+    "WHERE id = %s AND quantity - held >= %s RETURNING quantity, held, version, price"
 )
-LEVEL = "SELECT quantity, version FROM shop_item WHERE id = %s"
+LEVEL = "SELECT quantity - held, version FROM shop_item WHERE id = %s"
 ORDER = (
     "INSERT INTO shop_order (user_id, item_id, quantity, unit_price, created_at) "
     "VALUES (%s, %s, %s, %s, now()) RETURNING id, created_at"
 )
 MOVEMENT = (
     "INSERT INTO shop_stockmovement "
-    "(item_id, delta, reason, quantity_after, version, actor_id, order_id, created_at) "
-    "VALUES (%s, %s, 'purchase', %s, %s, %s, %s, now())"
+    "(item_id, delta, reason, quantity_after, held_after, version, actor_id, order_id,"
+    " created_at) VALUES (%s, %s, 'purchase', %s, %s, %s, %s, %s, now())"
 )
 
 
@@ -107,16 +107,17 @@ class Anchor:
                 if level is None:
                     return 404, {"error": "item_not_found"}
                 return 409, {"error": "insufficient_stock", "available": level[0]}
-            left, version, price = taken
+            left, held, version, price = taken
             order = (user_id, item_id, quantity, price)
             order_id, created = await (await connection.execute(ORDER, order)).fetchone()
             await connection.execute(
-                MOVEMENT, (item_id, -quantity, left, version, user_id, order_id)
+                MOVEMENT, (item_id, -quantity, left, held, version, user_id, order_id)
             )
         return 201, {
             "order": {"id": order_id, "item": item_id, "quantity": quantity,
                       "unit_price": str(price), "created_at": created.isoformat()},
-            "item": {"id": item_id, "quantity": left, "version": version},
+            "item": {"id": item_id, "quantity": left - held, "on_hand": left, "held": held,
+                     "version": version},
         }  # fmt: skip
 
 
