@@ -5,7 +5,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from stockwire import hub as hub_module
 from stockwire.hub import Hub
-from stockwire.subscribers import Subscribers
+from stockwire.subscribers import FANOUT_INTERVAL_SECONDS, Subscribers
 from tests.stockwire.conftest import opened_outbox
 
 
@@ -120,3 +120,36 @@ async def test_a_message_of_an_unknown_type_is_logged_and_the_hub_reads_on(caplo
     await eventually(lambda: socket.frames == ["v2"])
     assert "could not deliver a 'hub.deliver' message" in caplog.text
     await hub.close()
+
+
+async def test_a_burst_of_changes_reaches_a_socket_as_the_first_at_once_and_then_the_newest():
+    subscribers = Subscribers()
+    socket = Socket()
+    outbox = opened_outbox(socket.send)
+    outbox.watch(1)
+    subscribers.add("stockwire.item.1", outbox)
+
+    for version in range(2, 102):  # a hundred sales within a few milliseconds
+        subscribers.stock_changed(change(1, version))
+
+    assert socket.frames == ["v2"]  # at once: nobody waits for the burst to end
+    await eventually(lambda: socket.frames == ["v2", "v101"])
+    subscribers.stock_changed(change(1, 100))  # late and older: never shown
+    await asyncio.sleep(2 * FANOUT_INTERVAL_SECONDS)
+    assert socket.frames == ["v2", "v101"]
+
+
+async def test_a_change_after_a_quiet_interval_goes_out_at_once():
+    subscribers = Subscribers()
+    socket = Socket()
+    outbox = opened_outbox(socket.send)
+    outbox.watch(1)
+    subscribers.add("stockwire.item.1", outbox)
+    subscribers.stock_changed(change(1, 2))
+    loop = asyncio.get_running_loop()
+    quiet = loop.time() + FANOUT_INTERVAL_SECONDS
+    await eventually(lambda: loop.time() > quiet)
+
+    subscribers.stock_changed(change(1, 3))
+
+    assert socket.frames == ["v2", "v3"]
