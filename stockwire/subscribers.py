@@ -22,13 +22,16 @@ EVENTS_FANNED_OUT = MESSAGES_FANNED_OUT.labels("event")
 PRESENCE_FANNED_OUT = MESSAGES_FANNED_OUT.labels("presence")
 SIGNED_OUT = REFUSED_SOCKETS.labels("signed_out")
 
-# A burst of changes of one item (a flash sale sells it hundreds of times a second) reaches
-# this process's sockets at most once per interval: the first change at once, then only the
-# newest of those that came meanwhile, when the interval is up. Stock is state: a watcher
-# needs the newest level, not every step to it, and each fan-out to thousands of sockets is
-# the event loop's largest cost. 50 ms is below what a shopper notices and bounds a sale's
-# fan-outs to 20 a second per item, however fast it sells.
+# A process that falls behind (its changes arrive late: a flash sale sells one item hundreds
+# of times a second while its loop also answers the buyers) fans each item out at most once
+# per interval: then only the newest of the changes that came meanwhile, when the interval
+# is up. Stock is state: a watcher needs the newest level, not every step to it, and each
+# fan-out to thousands of sockets is the loop's largest cost. A change that arrives on time
+# goes out at once, however soon after the last. 50 ms is below what a shopper notices and
+# bounds a sale's fan-outs to 20 a second per item; a change is late past 20 ms, longer than
+# a process that keeps up takes to pass one on.
 FANOUT_INTERVAL_SECONDS = 0.05
+LATE_SECONDS = 0.02
 
 
 class Subscribers:
@@ -107,7 +110,8 @@ class Subscribers:
             return
         loop = asyncio.get_running_loop()
         due = self._fanned_at.get(item_id, -math.inf) + FANOUT_INTERVAL_SECONDS
-        if loop.time() < due:
+        late = time.time() - message.get("published_at", math.inf) > LATE_SECONDS
+        if late and loop.time() < due:
             self._waiting[item_id] = message
             loop.call_at(due, self._fan_out_waiting, item_id)
             return
