@@ -12,6 +12,8 @@ import tempfile
 
 import uvicorn
 
+from config import workers
+
 # The server pings every socket this often and closes it if no pong comes back within
 # PING_TIMEOUT: under the 30-60 s after which proxies and home routers drop idle connections,
 # and it frees a half-open socket (a laptop gone to sleep) within a minute.
@@ -51,8 +53,8 @@ def main(argv=None) -> None:
         metrics_dir = tempfile.mkdtemp(prefix="stockwire-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
-    uvicorn.run(
-        "config.asgi:application",
+    options = dict(
+        app="config.asgi:application",
         host=args.host,
         port=args.port,
         workers=args.workers,
@@ -77,6 +79,11 @@ def main(argv=None) -> None:
         forwarded_allow_ips=TRUSTED_PROXIES,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
+    if args.workers > 1:
+        # A listening socket per worker, so connections spread evenly (config/workers.py).
+        workers.run(uvicorn.Config(**options))
+    else:
+        uvicorn.run(**options)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from tests.e2e.clients import ReconnectingWatcher, all_reach
-from tests.servers import http_json, make_serve_command, running_server, token_for
+from tests.servers import http_json, make_serve_command, run_command, running_server, token_for
 from tests.services import needs_services
 
 pytestmark = needs_services
@@ -26,11 +26,16 @@ def shop_env(demo_shop):
     return demo_shop.env
 
 
-async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_env):
-    with running_server(shop_env) as server:
+def workers(count: int):
+    return lambda port: [*run_command(port), "--workers", str(count)]
+
+
+@pytest.mark.parametrize("count", [1, 2], ids=["one process", "two workers"])
+async def test_sigterm_closes_every_socket_with_1012_and_the_process_exits(shop_env, count):
+    with running_server(shop_env, command=workers(count)) as server:
         token = token_for(server.url, "alice")
         sockets = [
-            await websockets.connect(f"{server.ws_url}/ws/stock/?token={token}") for _ in range(5)
+            await websockets.connect(f"{server.ws_url}/ws/stock/?token={token}") for _ in range(10)
         ]
         for socket in sockets:
             await socket.recv()
