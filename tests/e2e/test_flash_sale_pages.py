@@ -1,0 +1,102 @@
+"""A flash sale through the real pages: 50 shoppers, each logged in with a session of their
+own, press Buy on one item's page at the same moment, and those who got a hold confirm.
+
+Every page is answered (held, or told how many are left or that it sold out), exactly as
+many units are sold as the item had, and none is left held. How fast is for the benchmark
+(`python -m bench --flash-sale`), not for a test: here 50 browser pages share the server's
+two cores, and a test must not depend on the machine's speed.
+"""
+
+import asyncio
+import json
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from tests.e2e.browser import buy_form, expect_live, hold, hold_timer
+from tests.e2e.conftest import shop_site
+from tests.servers import http_json, manage, running_server
+from tests.services import needs_services
+
+pytestmark = needs_services
+
+SHOPPERS, UNITS = 50, 20
+
+# 50 shoppers with sessions made on the server, as a login makes them (no password: hashing
+# 50 would take the test half a minute), and the sale's item.
+SET_UP = f"""
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from shop import services
+
+users = get_user_model()
+item = services.create_item(
+    actor=users.objects.get(username="staff"), sku="FLASH-1", name="Flash sale", price="10.00",
+    quantity={UNITS},
+)
+sessions = []
+for n in range({SHOPPERS}):
+    user = users.objects.create_user(f"flash{{n}}")
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    sessions.append(session.session_key)
+print(json.dumps({{"item": item.pk, "sessions": sessions}}))
+"""
+
+
+@pytest.fixture
+def sale():
+    with shop_site() as env:
+        made = json.loads(manage("shell", "-c", SET_UP, env=env).strip().splitlines()[-1])
+        with running_server(env) as server:
+            yield server, made["item"], made["sessions"]
+
+
+async def item_page(browser, base_url: str, session: str, item_id: int):
+    context = await browser.new_context(base_url=base_url)
+    await context.add_cookies([{"name": "sessionid", "value": session, "url": base_url}])
+    page = await context.new_page()
+    await page.goto(f"/items/{item_id}/")
+    await expect_live(page)
+    return page
+
+
+async def answer_to_buy(page, item_id: int) -> str:
+    """What the page says after Buy: "held" with the countdown, or why not."""
+    timer = hold_timer(page, item_id)
+    message = buy_form(page, item_id).locator("[data-buy-message]")
+    told = message.filter(has_text=re.compile("left|sold out"))
+    await expect(timer.or_(told)).to_be_visible(timeout=30_000)
+    if await timer.is_visible():
+        return "held"
+    return await message.inner_text()
+
+
+async def test_fifty_shoppers_pressing_buy_at_once_on_the_page_get_twenty_and_are_all_answered(
+    browser, sale
+):
+    server, item_id, sessions = sale
+    pages = await asyncio.gather(*(item_page(browser, server.url, s, item_id) for s in sessions))
+
+    await asyncio.gather(*(hold(page, item_id) for page in pages))
+    answers = await asyncio.gather(*(answer_to_buy(page, item_id) for page in pages))
+
+    held = [page for page, answer in zip(pages, answers, strict=True) if answer == "held"]
+    refused = [answer for answer in answers if answer != "held"]
+    assert len(held) == UNITS
+    assert all("sold out" in answer or "left" in answer for answer in refused), refused
+
+    for page in held:
+        await buy_form(page, item_id).get_by_role("button", name="Confirm purchase").click()
+    for page in held:
+        bought = buy_form(page, item_id).locator("[data-buy-message]")
+        await expect(bought).to_contain_text("Bought 1 × Flash sale", timeout=30_000)
+
+    _, item = http_json("GET", f"{server.url}/api/items/{item_id}")
+    assert (item["on_hand"], item["held"], item["quantity"]) == (0, 0, 0)
