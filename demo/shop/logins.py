@@ -4,9 +4,11 @@ path (the API's token, the login page, the admin).
 A guessed password costs the guesser a failure on the account and on the address it came
 from. Past LOGIN_FAILURES_PER_ACCOUNT failures on an account, or LOGIN_FAILURES_PER_ADDRESS
 from an address, within one LOGIN_FAILURE_WINDOW, logins there are refused until the window
-ends, the right password included: otherwise a guesser would learn when they hit it. An
-address gets more tries than an account, as many people share one (an office, a mobile
-carrier). The counts live in the cache: Redis, shared by every process, when it is there.
+ends, the right password included: otherwise a guesser would learn when they hit it. A
+window opens with the first failure it counts, not on the clock's quarter hours, where a
+guesser would get twice the tries across the turn. An address gets more tries than an
+account, as many people share one (an office, a mobile carrier). The counts live in the
+cache: Redis, shared by every process, when it is there.
 """
 
 import hashlib
@@ -28,16 +30,19 @@ def login_wait(request, username: str | None) -> int:
     The limit must never lock the shop out of logins when the cache is away: then it allows,
     and says so in the log.
     """
-    window, start = _window()
-    limits = _limits(request, username, start)
+    limits = _limits(request, username)
     try:
-        counts = cache.get_many(list(limits))
+        found = cache.get_many([name for key in limits for name in (key, f"{key}:since")])
     except Exception:
         logger.warning("login limit unavailable; allowing the login", exc_info=True)
         return 0
-    if any(counts.get(key, 0) >= limit for key, limit in limits.items()):
-        return max(1, int(start + window - time.time()))
-    return 0
+    window = settings.LOGIN_FAILURE_WINDOW
+    waits = [
+        int(found.get(f"{key}:since", time.time()) + window - time.time())
+        for key, limit in limits.items()
+        if found.get(key, 0) >= limit
+    ]
+    return max(1, *waits) if waits else 0
 
 
 @receiver(user_login_failed)
@@ -50,31 +55,27 @@ def record_failed_login(sender, credentials, request=None, **kwargs) -> None:
     logger.warning("login failed: username=%r client=%s path=%s", username, client, path)
     if request is None:
         return
-    window, start = _window()
+    window = settings.LOGIN_FAILURE_WINDOW
     try:
-        for key in _limits(request, username, start):
+        for key in _limits(request, username):
+            # A window opens with a count's first failure and lasts LOGIN_FAILURE_WINDOW,
+            # whatever comes after it (incrementing keeps the key's expiry).
+            cache.add(f"{key}:since", time.time(), timeout=window)
             cache.add(key, 0, timeout=window)
             cache.incr(key)
     except Exception:
         logger.warning("login limit unavailable; failure not counted", exc_info=True)
 
 
-def _window() -> tuple[int, int]:
-    """The window's length and the start of the current one (fixed windows: one key each)."""
-    window = settings.LOGIN_FAILURE_WINDOW
-    return window, int(time.time()) // window * window
-
-
-def _limits(request, username: str | None, start: int) -> dict[str, int]:
+def _limits(request, username: str | None) -> dict[str, int]:
     """The cache key of each count this login is held to, and its limit."""
-    address = _address(request)
-    limits = {f"login-failures:address:{address}:{start}": settings.LOGIN_FAILURES_PER_ADDRESS}
+    limits = {f"login-failures:address:{_address(request)}": settings.LOGIN_FAILURES_PER_ADDRESS}
     if username:
         # One account however its name is typed, as registration judges a name taken; hashed,
         # as a name tried can be anything and as long as the request allows.
         account = unicodedata.normalize("NFKC", username).casefold()
         digest = hashlib.sha256(account.encode()).hexdigest()[:32]
-        limits[f"login-failures:account:{digest}:{start}"] = settings.LOGIN_FAILURES_PER_ACCOUNT
+        limits[f"login-failures:account:{digest}"] = settings.LOGIN_FAILURES_PER_ACCOUNT
     return limits
 
 
