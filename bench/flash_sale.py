@@ -184,18 +184,6 @@ async def warm_up(port: int, tokens: list[str]) -> None:
             connection.close()
 
 
-def workers(parent: int) -> list[int]:
-    """uvicorn's worker processes under `parent` (multiprocessing's spawned children)."""
-    found = []
-    for pid in procs.tree([parent]):
-        try:
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                found.append(pid)
-        except OSError:
-            pass
-    return found
-
-
 def thread_count(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -207,19 +195,9 @@ def thread_count(pid: int) -> int:
 
 
 def accepted_by(port: int, buyers: list[Buyer]) -> Counter:
-    """How many buyers' connections each server process holds (ss names the owner)."""
+    """How many buyers' connections each server process holds."""
     ours = {b.transport.get_extra_info("sockname")[1] for b in buyers if b.transport is not None}
-    listing = subprocess.run(
-        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-        capture_output=True, text=True, timeout=30,
-    ).stdout  # fmt: skip
-    owners = Counter()
-    for line in listing.splitlines():
-        fields = line.split()
-        owner = re.search(r"pid=(\d+)", line)
-        if owner and int(fields[3].rpartition(":")[2]) in ours:
-            owners[int(owner[1])] += 1
-    return owners
+    return procs.connection_owners(port, ours)
 
 
 def worker_cpu_seconds(pid: int) -> tuple[float, float]:
@@ -278,7 +256,7 @@ async def sale(site: setups.Site, item_id: int, shoppers: dict, watchers: int, a
         if subscribers:
             # Quantity 0 is the version S purchases after this one: only the sale changes it.
             tracker.arm(await shop.version() + args.units, len(subscribers))
-        worker_pids = workers(site.pids[0])
+        worker_pids = procs.workers(site.pids[0])
         # Opened last and quickly: uvicorn closes a keep-alive connection idle for 5 s.
         opening = time.perf_counter()
         for first in range(0, len(buyers), args.batch):

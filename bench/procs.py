@@ -1,4 +1,5 @@
-"""Server processes: started and always stopped; CPU seconds and resident memory from /proc.
+"""Server processes: started and always stopped; CPU seconds and resident memory from /proc;
+their workers and which of them holds which connection.
 
 Servers, load generator, PostgreSQL and Redis all share the machine's cores, so each one's
 CPU time says where the cores went during a measurement. tests/servers.py starts its servers
@@ -6,12 +7,14 @@ here too.
 """
 
 import os
+import re
 import resource
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -121,3 +124,30 @@ def open_file_limit(pid: int) -> str:
         if line.startswith("Max open files"):
             return " ".join(line.split()[3:5])
     return "?"
+
+
+def workers(parent: int) -> list[int]:
+    """The server's worker processes under `parent` (multiprocessing's spawned children)."""
+    found = []
+    for pid in tree([parent]):
+        try:
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def connection_owners(port: int, client_ports: set[int]) -> Counter:
+    """How many of the connections from `client_ports` to `port` each process holds (as ss
+    names the owner of the server's end)."""
+    listing = subprocess.run(
+        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout  # fmt: skip
+    owners = Counter()
+    for line in listing.splitlines():
+        owner = re.search(r"pid=(\d+)", line)
+        if owner and int(line.split()[3].rpartition(":")[2]) in client_ports:
+            owners[int(owner[1])] += 1
+    return owners

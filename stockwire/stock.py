@@ -48,9 +48,7 @@ def levels(item_ids: Iterable[int]) -> dict[int, Stock]:
         return {pk: Stock(quantity, 0, version) for pk, (quantity, version) in found.items()}
     fields = _fields()
     rows = stock_model()._default_manager.filter(pk__in=ids).values_list("pk", *fields.names())
-    if fields.held is None:
-        return {pk: Stock(on_hand, 0, version) for pk, on_hand, version in rows}
-    return {pk: Stock(on_hand, held, version) for pk, on_hand, version, held in rows}
+    return {pk: _stock(counts, held=fields.held is not None) for pk, *counts in rows}
 
 
 def take(
@@ -112,7 +110,7 @@ def change(item_id: int, *, on_hand: int = 0, held: int = 0, needs_available: in
                 row = _read(cursor, sql, item_id) if cursor.rowcount else None
             current = _read(cursor, sql, item_id) if row is None else None
         if row is not None:
-            after = _stock(row, sql)
+            after = _stock(row, held=sql.held)
             if after.available - (on_hand - held) <= 0 < after.available:
                 alerts.fire(item_id, after.available, using=using)
     if row is None:
@@ -136,7 +134,7 @@ def locked(item_id: int) -> Stock:
     )
     if row is None:
         raise UnknownItem(item_id)
-    return Stock(row[0], row[2] if fields.held else 0, row[1])
+    return _stock(row, held=fields.held is not None)
 
 
 @dataclass(frozen=True)
@@ -197,11 +195,12 @@ def _statements(model: type[models.Model], using: str, fields: _Fields) -> _Stat
 def _read(cursor, sql: _Statements, item_id: int) -> Stock | None:
     cursor.execute(sql.select, [item_id])
     row = cursor.fetchone()
-    return None if row is None else _stock(row, sql)
+    return None if row is None else _stock(row, held=sql.held)
 
 
-def _stock(row, sql: _Statements) -> Stock:
-    return Stock(int(row[0]), int(row[2]) if sql.held else 0, int(row[1]))
+def _stock(row, *, held: bool) -> Stock:
+    """A row of (quantity, version[, held]) as _Fields.names() orders them."""
+    return Stock(int(row[0]), int(row[2]) if held else 0, int(row[1]))
 
 
 @cache

@@ -109,13 +109,14 @@ class Subscribers:
                 self._waiting[item_id] = message
             return
         loop = asyncio.get_running_loop()
+        now = loop.time()
         due = self._fanned_at.get(item_id, -math.inf) + FANOUT_INTERVAL_SECONDS
         late = time.time() - message.get("published_at", math.inf) > LATE_SECONDS
-        if late and loop.time() < due:
+        if late and now < due:
             self._waiting[item_id] = message
             loop.call_at(due, self._fan_out_waiting, item_id)
             return
-        self._fan_out_stock(message, loop.time())
+        self._fan_out_stock(message, now)
 
     def _fan_out_waiting(self, item_id: int) -> None:
         message = self._waiting.pop(item_id, None)

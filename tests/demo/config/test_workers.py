@@ -30,15 +30,7 @@ def server():
 
 
 def workers_of(server) -> list[int]:
-    return [pid for pid in procs.tree([server.process.pid]) if b"spawn_main" in cmdline(pid)]
-
-
-def cmdline(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
+    return procs.workers(server.process.pid)
 
 
 def answered_connections(port: int, count: int) -> list[socket.socket]:
@@ -53,18 +45,8 @@ def answered_connections(port: int, count: int) -> list[socket.socket]:
 
 
 def holders(port: int, clients: list[socket.socket]) -> Counter:
-    """Which process holds the server side of each client's connection (as ss names it)."""
-    ours = {client.getsockname()[1] for client in clients}
-    listing = subprocess.run(
-        ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
-        capture_output=True, text=True, timeout=30, check=True,
-    ).stdout  # fmt: skip
-    found = Counter()
-    for line in listing.splitlines():
-        owner = re.search(r"pid=(\d+)", line)
-        if owner and int(line.split()[3].rpartition(":")[2]) in ours:
-            found[int(owner[1])] += 1
-    return found
+    """Which process holds the server side of each client's connection."""
+    return procs.connection_owners(port, {client.getsockname()[1] for client in clients})
 
 
 def test_each_worker_listens_on_a_socket_of_its_own(server):
