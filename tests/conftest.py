@@ -22,14 +22,10 @@ def close_connections_at_the_end(django_db_setup, django_db_blocker):
     Django's test clients keep the connections of the threads they ran requests in (they do
     not close connections at the end of a request, on purpose), and PostgreSQL's pool keeps
     its idle ones; PostgreSQL refuses to drop a database that has sessions. Before that, the
-    deliveries of event loops the tests do not own (an in-process ASGI client's, where a hold
-    or an alert started one) stop their sweeps, which would go on querying a dropped database.
+    sweeps left running stop: they would go on querying a dropped database.
     """
     yield
-    for loop, delivery in list(runtime._deliveries.items()):
-        if loop.is_running():
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(delivery.close(), loop).result(timeout=5)
+    stop_deliveries_left_running()
     with django_db_blocker.unblock():
         for connection in connections.all():
             connection.close()
@@ -43,6 +39,30 @@ def close_connections_at_the_end(django_db_setup, django_db_blocker):
                     " WHERE datname = %s AND pid <> pg_backend_pid()",
                     [default.settings_dict["NAME"]],
                 )
+
+
+@pytest.fixture(autouse=True)
+def no_delivery_left_running():
+    """Each test starts with no sweep of an earlier test's event loop still running: one
+    would end holds and email alerts behind the back of a test that runs them itself."""
+    stop_deliveries_left_running()
+
+
+def stop_deliveries_left_running() -> None:
+    """Stop the deliveries (sockets' hub, resync, sweep) of event loops other than the
+    caller's: an in-process ASGI client's loop may outlive its test, and with it the sweep
+    that a hold or an alert started there."""
+    try:
+        own = asyncio.get_running_loop()
+    except RuntimeError:
+        own = None
+    for loop, delivery in list(runtime._deliveries.items()):
+        if loop is own:
+            continue
+        if loop.is_running():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(delivery.close(), loop).result(timeout=5)
+        runtime._deliveries.pop(loop, None)
 
 
 @pytest.fixture(autouse=True)
