@@ -23,14 +23,18 @@ PRESENCE_FANNED_OUT = MESSAGES_FANNED_OUT.labels("presence")
 SIGNED_OUT = REFUSED_SOCKETS.labels("signed_out")
 
 # A process that falls behind (its changes arrive late: a flash sale sells one item hundreds
-# of times a second while its loop also answers the buyers) fans each item out at most once
-# per interval: then only the newest of the changes that came meanwhile, when the interval
-# is up. Stock is state: a watcher needs the newest level, not every step to it, and each
-# fan-out to thousands of sockets is the loop's largest cost. A change that arrives on time
-# goes out at once, however soon after the last. 50 ms is below what a shopper notices and
-# bounds a sale's fan-outs to 20 a second per item; a change is late past 20 ms, longer than
-# a process that keeps up takes to pass one on.
-FANOUT_INTERVAL_SECONDS = 0.05
+# of times a second while its loop also answers the buyers) spaces out each item's fan-outs:
+# then only the newest of the changes that came meanwhile goes, when the pause is up. Stock is
+# state: a watcher needs the newest level, not every step to it, and a fan-out to thousands of
+# sockets is the loop's largest cost. The pause is FANOUT_SPACING times what the item's last
+# fan-out took, so a hot item's fan-outs take at most a twentieth of a busy loop, within
+# [MIN_FANOUT_PAUSE, MAX_FANOUT_PAUSE]: at most 20 fan-outs a second, and never more than a
+# quarter of a second between them. A change that arrives on time goes out at once, however
+# soon after the last; a change is late past 20 ms, longer than a process that keeps up
+# takes to pass one on.
+FANOUT_SPACING = 19
+MIN_FANOUT_PAUSE = 0.05
+MAX_FANOUT_PAUSE = 0.25
 LATE_SECONDS = 0.02
 
 
@@ -39,9 +43,9 @@ class Subscribers:
         self._topics: dict[str, set[Outbox]] = {}
         # item id -> newest version fanned out here, or waiting to be.
         self._latest: dict[int, int] = {}
-        # item id -> when (the loop's clock) its stock was last fanned out, and the newest
-        # change that came within the interval after, waiting for it to end.
-        self._fanned_at: dict[int, float] = {}
+        # item id -> when (the loop's clock) a late change of its stock may next be fanned
+        # out, and the newest change that came before then, waiting for it.
+        self._next_late_fan_out: dict[int, float] = {}
         self._waiting: dict[int, dict] = {}
         # item id -> (seq, event) of the newest presence count of a watched item.
         self._counts: dict[int, tuple[int, dict]] = {}
@@ -72,7 +76,7 @@ class Subscribers:
         if item is not None:
             self._latest.pop(item, None)
             self._counts.pop(item, None)
-            self._fanned_at.pop(item, None)
+            self._next_late_fan_out.pop(item, None)
             self._waiting.pop(item, None)
         return True
 
@@ -109,29 +113,32 @@ class Subscribers:
                 self._waiting[item_id] = message
             return
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        due = self._fanned_at.get(item_id, -math.inf) + FANOUT_INTERVAL_SECONDS
+        due = self._next_late_fan_out.get(item_id, -math.inf)
         late = time.time() - message.get("published_at", math.inf) > LATE_SECONDS
-        if late and now < due:
+        if late and loop.time() < due:
             self._waiting[item_id] = message
             loop.call_at(due, self._fan_out_waiting, item_id)
             return
-        self._fan_out_stock(message, now)
+        self._fan_out_stock(message)
 
     def _fan_out_waiting(self, item_id: int) -> None:
         message = self._waiting.pop(item_id, None)
         if message is not None:
-            self._fan_out_stock(message, asyncio.get_running_loop().time())
+            self._fan_out_stock(message)
 
-    def _fan_out_stock(self, message: dict, now: float) -> None:
+    def _fan_out_stock(self, message: dict) -> None:
         item_id, version = message["item"], message["version"]
         members = self._topics.get(topics.item_topic(item_id))
         if not members:
             return
-        self._fanned_at[item_id] = now
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         event = text_event(message["frame"])
         for outbox in members:
             outbox.push_state(item_id, version, event)
+        ended = loop.time()
+        pause = min(max(FANOUT_SPACING * (ended - started), MIN_FANOUT_PAUSE), MAX_FANOUT_PAUSE)
+        self._next_late_fan_out[item_id] = started + pause
         STOCK_FANNED_OUT.inc(len(members))
         if message.get("published_at"):
             FANOUT_SECONDS.observe(time.time() - message["published_at"])
