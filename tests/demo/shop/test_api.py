@@ -1,4 +1,5 @@
 import random
+import threading
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -299,6 +300,35 @@ def test_a_shopper_over_the_purchase_rate_gets_429_json_and_others_do_not(
     assert int(response["Retry-After"]) > 0
     assert Item.objects.get().quantity == 7
     assert purchase(api_client(other_shopper), item.pk, {"quantity": 1}).status_code == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_s_simultaneous_purchases_get_no_more_than_the_purchase_rate(
+    shopper, item, settings
+):
+    """Twenty purchases of one shopper at the same moment (a script, or a flash sale's
+    impatient buyer): the rate holds for them as for purchases one after another."""
+    settings.PURCHASE_RATE = "3/min"
+    cache.delete(f"throttle_purchase_{shopper.pk}")
+    start = threading.Barrier(20)
+    statuses = []
+
+    def buy():
+        client = api_client(shopper)
+        try:
+            start.wait()
+            statuses.append(purchase(client, item.pk, {"quantity": 1}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=buy) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(statuses) == [201] * 3 + [429] * 17
+    assert Item.objects.get().quantity == 7
 
 
 @pytest.mark.parametrize("username", ["ALICE", "Alice", "\uff41lice"])  # \uff41: fullwidth a
