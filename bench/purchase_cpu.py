@@ -7,6 +7,7 @@ path can be measured on a busy machine. A fresh SQLite file by default; set DATA
 
     .venv/bin/python -m bench.purchase_cpu                    # 2,000 purchases, 4 at a time
     .venv/bin/python -m bench.purchase_cpu -n 1000 -c 1
+    .venv/bin/python -m bench.purchase_cpu --refusals         # the item sold out: each a 409
 """
 
 import argparse
@@ -19,7 +20,7 @@ import time
 BODY = b'{"quantity": 1}'
 
 
-def set_up_django() -> str:
+def set_up_django(stock: int = 10**9) -> str:
     """Settings for a throwaway shop; returns an access token of its one shopper."""
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp()}/purchase-cpu.sqlite3")
     os.environ.update(
@@ -44,13 +45,13 @@ def set_up_django() -> str:
 
     call_command("migrate", verbosity=0)
     shopper = get_user_model().objects.create_user("buyer", password=secrets.token_hex(8))
-    Item.objects.create(sku="CPU-1", name="Probe", price="1.00", quantity=10**9)
+    Item.objects.create(sku="CPU-1", name="Probe", price="1.00", quantity=stock)
     token = str(AccessToken.for_user(shopper))
     connections.close_all()
     return token
 
 
-async def purchase(application, token: str) -> None:
+async def purchase(application, token: str, expected: int) -> None:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -84,26 +85,27 @@ async def purchase(application, token: str) -> None:
             statuses.append(message["status"])
 
     await application(scope, receive, send)
-    if statuses != [201]:
+    if statuses != [expected]:
         raise RuntimeError(f"purchase answered {statuses}")
 
 
-async def main(token: str, count: int, concurrency: int) -> None:
+async def main(token: str, count: int, concurrency: int, expected: int) -> None:
     from config.asgi import application
 
     for _ in range(20):  # warm up: imports, first connections
-        await purchase(application, token)
+        await purchase(application, token, expected)
 
     async def buyer(purchases: int) -> None:
         for _ in range(purchases):
-            await purchase(application, token)
+            await purchase(application, token, expected)
 
     started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(buyer(count // concurrency) for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     done = count // concurrency * concurrency
+    what = "refusals" if expected == 409 else "purchases"
     print(
-        f"{done} purchases, {concurrency} at a time: {done / wall:.0f} a second, "
+        f"{done} {what}, {concurrency} at a time: {done / wall:.0f} a second, "
         f"{1e3 * cpu / done:.2f} ms of CPU each ({os.environ['DATABASE_URL'].split(':')[0]}"
         f"{', Redis' if os.environ.get('REDIS_URL') else ''})"
     )
@@ -113,7 +115,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("-n", type=int, default=2000, help="purchases")
     parser.add_argument("-c", type=int, default=4, help="purchases at a time")
+    parser.add_argument(
+        "--refusals", action="store_true", help="the item is sold out: every purchase a 409"
+    )
     args = parser.parse_args()
     import uvloop
 
-    uvloop.run(main(set_up_django(), args.n, args.c))
+    token = set_up_django(stock=0 if args.refusals else 10**9)
+    uvloop.run(main(token, args.n, args.c, 409 if args.refusals else 201))

@@ -20,9 +20,9 @@ from stockwire.routing import not_found, websocket_urlpatterns  # noqa: E402
 
 
 async def shared_sync_thread_application(scope, receive, send):
-    """Django's handler without the thread of its own that it gives each request, except
-    for PASSWORD_PATHS: hashing a password on the shared thread would hold up every other
-    request and socket for that long.
+    """Django's handler without a thread for each request, except for PASSWORD_PATHS, which
+    keep the password lanes' threads (config/concurrency.py): hashing a password on the
+    shared thread would hold up every other request and socket for that long.
 
     The request's sync code (middleware, view, ORM) then runs on asgiref's one sync thread,
     where the consumers' database calls run too, with one long-lived database connection.

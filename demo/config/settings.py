@@ -100,8 +100,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # One per test process, so two test runs on one checkout never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Under ASGI each request runs its sync code in a thread of its own, so persistent
-    # connections would pile up one per finished thread; a pool hands them back instead.
+    # Requests run their sync code on a few threads kept for them (config/concurrency.py),
+    # the sockets' database calls on asgiref's one sync thread, the management commands on
+    # their own: a pool shares connections among them, and after an outage reconnects.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 2,

@@ -42,7 +42,7 @@ async def test_requests_on_sqlite_share_one_thread_and_one_database_connection(
     settings, item, opened_connections
 ):
     if not settings.REQUESTS_SHARE_SYNC_THREAD:
-        pytest.skip("on PostgreSQL each request runs on a thread of its own (pooled connections)")
+        pytest.skip("on PostgreSQL requests run on lanes of their own (pooled connections)")
     await sync_to_async(connections.close_all)()
     for _ in range(5):
         assert await get("/api/items") == 200

@@ -1,6 +1,9 @@
 """A burst of requests enters Django a few at a time; the rest wait in the event loop."""
 
 import asyncio
+import threading
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from config.concurrency import ConcurrencyLimit
 
@@ -60,3 +63,23 @@ async def test_a_burst_of_password_checks_takes_turns_of_its_own_and_never_the_s
     assert most == 1
     checked.set()
     await asyncio.wait_for(asyncio.gather(*logins), 5)
+
+
+async def test_requests_run_their_sync_code_on_a_few_threads_kept_for_them_not_one_each(settings):
+    settings.REQUEST_CONCURRENCY, settings.REQUESTS_SHARE_SYNC_THREAD = 4, False
+    threads = []
+
+    async def django(scope, receive, send):
+        # What Django's ASGI handler does: a context of the request's own for its sync code.
+        async with ThreadSensitiveContext():
+            threads.append(await sync_to_async(threading.get_ident)())
+
+    limited = ConcurrencyLimit(django)
+    await asyncio.wait_for(
+        asyncio.gather(*(limited({"type": "http", "path": "/"}, None, None) for _ in range(50))),
+        5,
+    )
+
+    assert len(threads) == 50
+    assert 1 <= len(set(threads)) <= 4
+    assert threading.get_ident() not in threads
