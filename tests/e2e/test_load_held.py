@@ -1,4 +1,4 @@
-"""Load held for a minute: 2,000 open sockets over two processes and a steady stream of
+"""Load held for twenty seconds: 2,000 open sockets over two processes and a steady stream of
 purchases, with zero errors and zero stale subscribers at the end. Bounded in count and time.
 
 Uses the benchmark's load generator (bench/), whose sockets cost the test process little.
@@ -18,7 +18,7 @@ from tests.services import needs_services
 pytestmark = [needs_services, pytest.mark.slow, pytest.mark.timeout(300)]
 
 SOCKETS = 2000
-SECONDS = 60
+SECONDS = 20
 PURCHASES_PER_SECOND = 10
 SETTLE_SECONDS = 10
 
@@ -30,7 +30,7 @@ def two_servers(demo_shop):
         yield [int(server.url.rsplit(":", 1)[1]) for server in (first, second)]
 
 
-async def test_two_thousand_sockets_and_a_minute_of_purchases_end_with_no_error_and_none_stale(
+async def test_2000_sockets_and_20_s_of_purchases_end_with_no_error_and_none_stale(
     two_servers,
 ):
     ports = two_servers
