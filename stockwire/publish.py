@@ -6,7 +6,7 @@ Each frame is encoded once, here; no receiver encodes it again or queries the da
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from functools import partial
 
@@ -52,8 +52,13 @@ class Publisher:
         except Exception as error:
             _failed(sends, error)
 
-    async def _send_all(self, sends: Iterable[tuple[str, dict]]) -> None:
+    async def _send_all(self, sends: Sequence[tuple[str, dict]]) -> None:
         layer = get_channel_layer(self.alias)
+        # One trip to the layer for all groups where it can (stockwire/redis_layer.py).
+        send_many = getattr(layer, "group_send_many", None)
+        if send_many is not None:
+            await send_many(sends)
+            return
         for group, message in sends:
             await layer.group_send(group, message)
 

@@ -202,7 +202,8 @@ if REDIS_URL and env.str("REDIS_LAYER", default="core") == "pubsub":
 elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels-redis' layer, sending a change to all its groups in one go.
+            "BACKEND": "stockwire.redis_layer.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [REDIS_HOST],
                 "prefix": CHANNEL_PREFIX,

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connections
 
@@ -20,6 +21,29 @@ def opened_outbox(send, write_frame=None) -> Outbox:
     outbox = Outbox(send, write_frame)
     outbox.open()
     return outbox
+
+
+def intercept_group_sends(monkeypatch, before_each) -> None:
+    """Have the channel layer await `before_each(group, message)` before each message it is
+    asked to send, and send it only if that answers True: whether the publisher sends group
+    by group or all at once (stockwire.redis_layer), a test can hold, record, lose or fail
+    the sends."""
+    layer = get_channel_layer()
+    group_send = layer.group_send
+
+    async def send_one(group, message):
+        if await before_each(group, message):
+            await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", send_one)
+    if (group_send_many := getattr(layer, "group_send_many", None)) is not None:
+
+        async def send_many(sends):
+            kept = [(group, msg) for group, msg in sends if await before_each(group, msg)]
+            if kept:
+                await group_send_many(kept)
+
+        monkeypatch.setattr(layer, "group_send_many", send_many)
 
 
 @pytest.fixture(autouse=True)

@@ -5,13 +5,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.db import close_old_connections, transaction
 from django.db.models import F
 
 import stockwire
 from shop.models import Item
 from stockwire import topics
+from tests.stockwire.conftest import intercept_group_sends
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,15 +32,13 @@ async def watching(sockets, item, **credentials):
 @pytest.fixture
 def sent_groups(monkeypatch):
     """The groups the channel layer is asked to send to, in order."""
-    layer = get_channel_layer()
-    group_send = layer.group_send
     sent: list[str] = []
 
     async def recorded(group, message):
         sent.append(group)
-        await group_send(group, message)
+        return True
 
-    monkeypatch.setattr(layer, "group_send", recorded)
+    intercept_group_sends(monkeypatch, recorded)
     return sent
 
 

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from prometheus_client import REGISTRY
 
 from shop import services
 from stockwire import topics
+from tests.stockwire.conftest import intercept_group_sends
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,17 +23,15 @@ def group_send_errors() -> float:
 @pytest.fixture
 def held_layer(monkeypatch):
     """The process's channel layer, with every group_send held until `release` is set."""
-    layer = get_channel_layer()
     release = asyncio.Event()
     sent: list[str] = []
-    group_send = layer.group_send
 
-    async def held_group_send(group, message):
+    async def held(group, message):
         await release.wait()
         sent.append(group)
-        await group_send(group, message)
+        return True
 
-    monkeypatch.setattr(layer, "group_send", held_group_send)
+    intercept_group_sends(monkeypatch, held)
     return release, sent
 
 
@@ -64,7 +62,7 @@ async def test_a_message_the_layer_refuses_is_logged_and_counted(
     async def refuse(group, message):
         raise ConnectionError("Redis is away")
 
-    monkeypatch.setattr(get_channel_layer(), "group_send", refuse)
+    intercept_group_sends(monkeypatch, refuse)
     before = group_send_errors()
 
     with caplog.at_level(logging.ERROR, logger="stockwire"):
@@ -79,13 +77,11 @@ async def test_a_message_the_layer_refuses_is_logged_and_counted(
 
 def test_outside_a_server_publishing_waits_for_the_layer(staff, item, monkeypatch):
     sent = []
-    layer = get_channel_layer()
-    group_send = layer.group_send
 
     async def counted(group, message):
         sent.append(group)
-        await group_send(group, message)
+        return True
 
-    monkeypatch.setattr(layer, "group_send", counted)
+    intercept_group_sends(monkeypatch, counted)
     services.restock(actor=staff, item_id=item.pk, quantity=1)  # e.g. from the admin or a command
     assert sent == [topics.item_topic(item.pk), topics.LEGACY]

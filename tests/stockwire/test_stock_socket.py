@@ -18,6 +18,7 @@ from shop.models import Item
 from stockwire import topics
 from stockwire.conf import DEFAULTS
 from tests.conftest import access_token, api_client
+from tests.stockwire.conftest import intercept_group_sends
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -525,9 +526,9 @@ async def test_a_change_whose_message_the_layer_lost_still_reaches_subscribers(
 
     # The change commits, but its messages are lost on the way (a full inbox, Redis away).
     async def lost(group, message):
-        pass
+        return False
 
-    monkeypatch.setattr(get_channel_layer(), "group_send", lost)
+    intercept_group_sends(monkeypatch, lost)
     await restock_through_api(staff, item, 5)
 
     assert await receive(socket) == {
