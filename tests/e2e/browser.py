@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.servers import DEMO_PASSWORD, ROOT, http_json
+from tests.services import POSTGRES, REDIS_URL
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -26,6 +27,18 @@ SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 # Generous bounds for a shared 2-core machine; the assertions of speed are explicit and separate.
 UI_TIMEOUT_MS = 10_000
 expect.set_options(timeout=UI_TIMEOUT_MS)
+
+
+# The shopper's pages in a browser are tested once, in the first pass of `make test`: the one
+# every checkout runs, services or not. The second pass runs the same server code on
+# PostgreSQL and Redis through real sockets without a browser (test_live_server.py,
+# test_scale_out.py, test_presence_scale_out.py, ...); the browser there cost about 1.5 of
+# the suite's minutes and proved nothing more. The flash sale's pages run there (they need
+# PostgreSQL's concurrency).
+pages_in_first_pass = pytest.mark.skipif(
+    POSTGRES and bool(REDIS_URL),
+    reason="the pages' browser tests run in the first pass of `make test`",
+)
 
 
 def require_chromium() -> None:

@@ -7,9 +7,11 @@ import time
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.browser import buy_form, item_by_sku, shopper_page, stock_of
+from tests.e2e.browser import buy_form, item_by_sku, pages_in_first_pass, shopper_page, stock_of
 from tests.e2e.conftest import shop_site
 from tests.servers import http_json, running_server, token_for
+
+pytestmark = pages_in_first_pass
 
 
 @pytest.fixture(scope="module")

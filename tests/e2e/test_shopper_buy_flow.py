@@ -12,12 +12,15 @@ from tests.e2e.browser import (
     hold,
     hold_timer,
     item_by_sku,
+    pages_in_first_pass,
     register,
     shopper_page,
     stock_of,
 )
 from tests.e2e.conftest import shop_site
 from tests.servers import running_server
+
+pytestmark = pages_in_first_pass
 
 PURCHASES_PER_MINUTE = 3
 HOLD_LIMIT_PER_ITEM = 5  # the demo's default

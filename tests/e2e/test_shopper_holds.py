@@ -14,12 +14,15 @@ from tests.e2e.browser import (
     hold,
     hold_timer,
     item_by_sku,
+    pages_in_first_pass,
     screenshot,
     shopper_page,
     stock_of,
 )
 from tests.e2e.conftest import shop_site
 from tests.servers import running_server
+
+pytestmark = pages_in_first_pass
 
 HOLD_SECONDS = 3
 LOW_STOCK_AT = 5  # the demo's default

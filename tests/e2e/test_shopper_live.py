@@ -4,8 +4,17 @@ import re
 
 from playwright.async_api import expect
 
-from tests.e2e.browser import buy, buy_form, item_by_sku, shopper_page, stock_of
+from tests.e2e.browser import (
+    buy,
+    buy_form,
+    item_by_sku,
+    pages_in_first_pass,
+    shopper_page,
+    stock_of,
+)
 from tests.servers import http_json, token_for
+
+pytestmark = pages_in_first_pass
 
 # A change must reach another shopper's page within this (the product's promise); measured in
 # the browser from the click on Buy (which holds the units: what others can buy drops then)

@@ -5,8 +5,18 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.browser import DESKTOP, PHONE, expect_live, item_by_sku, screenshot, shopper_page
+from tests.e2e.browser import (
+    DESKTOP,
+    PHONE,
+    expect_live,
+    item_by_sku,
+    pages_in_first_pass,
+    screenshot,
+    shopper_page,
+)
 from tests.servers import http_json, token_for
+
+pytestmark = pages_in_first_pass
 
 PAGES = ["/", "/items/{item}/", "/orders/", "/staff/stock/"]
 

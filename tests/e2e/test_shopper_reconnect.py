@@ -6,9 +6,11 @@ from contextlib import ExitStack
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.browser import item_by_sku, shopper_page, stock_of
+from tests.e2e.browser import item_by_sku, pages_in_first_pass, shopper_page, stock_of
 from tests.e2e.conftest import shop_site
 from tests.servers import free_port, manage, running_server
+
+pytestmark = pages_in_first_pass
 
 RESTOCK_WHILE_DOWN = """
 from django.contrib.auth import get_user_model
