@@ -4,14 +4,15 @@ process hears once, and the two processes' sweeps email each waiting user once."
 
 import asyncio
 import json
-import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import pytest
 import websockets
 
+from tests.races import at_once
 from tests.servers import http_json, running_server, token_for
 from tests.services import needs_services
 
@@ -90,26 +91,18 @@ async def test_racing_restocks_on_two_processes_fire_each_alert_once_and_email_i
     for tab in tabs:
         assert json.loads(await asyncio.wait_for(tab.recv(), 5))["type"] == "hello"
 
-    start = threading.Barrier(2)
-    answers = []
-
-    def restock(server):
-        start.wait()
-        answers.append(
-            http_json(
-                "POST",
-                f"{server.url}/api/items/{item['id']}/restock",
-                {"quantity": 1},
-                tokens["staff"],
-            )[0]
+    restocks = [
+        partial(
+            http_json,
+            "POST",
+            f"{server.url}/api/items/{item['id']}/restock",
+            {"quantity": 1},
+            tokens["staff"],
         )
-
-    threads = [threading.Thread(target=restock, args=(server,)) for server in servers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert answers == [200, 200]
+        for server in servers
+    ]
+    answers = await asyncio.to_thread(at_once, restocks, timeout=30)
+    assert [status for status, _ in answers] == [200, 200]
 
     # The first restock took the item from 0 to 1 and fired all three; the second, 1 to 2, none.
     expected = {"type": "back_in_stock", "item": item["id"], "available": 1, "waiting": 3}

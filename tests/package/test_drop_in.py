@@ -10,10 +10,8 @@ serves that project with daphne's runserver and with uvicorn and Stockwire's fra
 import asyncio
 import json
 import os
-import threading
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.package.new_project import ITEM
 from tests.package.serving import Server, http, run, user_env
+from tests.races import at_once
 
 pytestmark = [
     pytest.mark.skipif(
@@ -163,7 +162,7 @@ async def test_ten_buyers_of_the_last_four_units_at_once_get_four_sales_and_six_
 ):
     async with watching(server) as (ws, _, snapshot):
         assert (await asyncio.to_thread(server.buy))[0] == 200  # 4 left
-        answers = await asyncio.to_thread(buy_at_once, server, buyers=10)
+        answers = await asyncio.to_thread(at_once, [server.buy] * 10)
 
         sold = [body for status, body in answers if status == 200]
         sold_out = [body for status, body in answers if status == 409]
@@ -176,18 +175,6 @@ async def test_ten_buyers_of_the_last_four_units_at_once_get_four_sales_and_six_
         assert versions == sorted(set(versions)), frames  # never back, never twice
         assert frames[-1]["version"] == max(body["version"] for body in sold)
         assert all(frame["quantity"] >= 0 for frame in frames)
-
-
-def buy_at_once(server: Server, *, buyers: int) -> list[tuple[int, dict]]:
-    """`buyers` POSTs to the buy view, released together."""
-    start = threading.Barrier(buyers)
-
-    def buyer(_) -> tuple[int, dict]:
-        start.wait(timeout=10)
-        return server.buy()
-
-    with ThreadPoolExecutor(buyers) as pool:
-        return list(pool.map(buyer, range(buyers)))
 
 
 async def test_a_change_nobody_published_reaches_a_watching_socket_by_the_resync_within_3_s(

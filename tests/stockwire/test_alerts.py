@@ -3,7 +3,6 @@ fired once when its available goes from 0 to more (whatever brought it back), to
 socket of the user and emailed once by the sweep; never fired by a sale."""
 
 import json
-import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -16,6 +15,7 @@ import stockwire
 from shop.models import Item
 from stockwire import alerts, holds
 from stockwire.models import Alert
+from tests.races import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,25 +187,6 @@ def test_a_shops_own_user_message_may_not_pass_for_back_in_stock(shopper):
         stockwire.notify_user(shopper.pk, {"type": "back_in_stock", "item": 1})
 
 
-def run_at_once(*jobs) -> None:
-    """Run each job on a thread of its own (a connection of its own), all released together."""
-    start = threading.Barrier(len(jobs))
-
-    def run(job):
-        try:
-            start.wait()
-            job()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-
-
 def test_racing_restocks_releases_and_new_alerts_fire_each_alert_exactly_once(
     django_user_model,
 ):
@@ -232,7 +213,7 @@ def test_racing_restocks_releases_and_new_alerts_fire_each_alert_exactly_once(
 
         return place
 
-    run_at_once(restock, restock, *map(release, kept), *map(wait_for_it, users[8:]))
+    at_once([restock, restock, *map(release, kept), *map(wait_for_it, users[8:])])
 
     assert len(placed) + len(refused) == 8
     # Nothing waits for an item in stock: an alert placed before the first change fired with
@@ -250,7 +231,7 @@ def test_two_sweeps_at_once_email_each_due_alert_once(django_user_model):
         stockwire.alert(item.pk, user_id=user.pk)
     stockwire.give(item.pk, 1)
 
-    run_at_once(alerts.send_due, alerts.send_due, alerts.send_due)
+    at_once([alerts.send_due, alerts.send_due, alerts.send_due])
 
     assert sorted(m.to[0] for m in mail.outbox) == sorted(f"m{n}@example.com" for n in range(30))
     assert not Alert.objects.exclude(state="sent").exists()

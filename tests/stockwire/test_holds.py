@@ -2,18 +2,18 @@
 released, or returned by the sweep when the hold expires; never sold to someone else."""
 
 import json
-import threading
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 from django.utils import timezone
 
 import stockwire
 from shop.models import Item
 from stockwire import holds
 from stockwire.models import Hold
+from tests.races import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -153,41 +153,27 @@ def test_holds_and_purchases_racing_never_sell_a_held_unit_nor_hold_more_than_is
     """Real threads with connections of their own: on PostgreSQL in the services pass."""
     item = Item.objects.create(sku="RACE-1", name="Race", price="5.00", quantity=10)
     buyers = [django_user_model.objects.create_user(username=f"racer{n}") for n in range(24)]
-    start = threading.Barrier(len(buyers))
-    outcomes: list[str] = []
 
     def hold_then_buy(user):
         try:
-            start.wait()
             placed, _ = stockwire.hold(item.pk, 2, user_id=user.pk)
-            stockwire.take(item.pk, 2, hold=placed.pk, user_id=user.pk)
-            outcomes.append("bought through a hold")
         except stockwire.OutOfStock:
-            outcomes.append("nothing to hold")
-        finally:
-            connection.close()
+            return "nothing to hold"
+        # A buyer whose hold was taken by someone else would raise here, and fail the test.
+        stockwire.take(item.pk, 2, hold=placed.pk, user_id=user.pk)
+        return "bought through a hold"
 
     def buy(user):
         try:
-            start.wait()
             stockwire.take(item.pk, 1)
-            outcomes.append("bought")
         except stockwire.OutOfStock:
-            outcomes.append("sold out")
-        finally:
-            connection.close()
+            return "sold out"
+        return "bought"
 
-    threads = [
-        threading.Thread(target=hold_then_buy if n % 2 else buy, args=(user,))
-        for n, user in enumerate(buyers)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = at_once(
+        [partial(hold_then_buy if n % 2 else buy, user) for n, user in enumerate(buyers)]
+    )
 
-    # A buyer whose hold was taken by someone else would have raised: no outcome.
-    assert len(outcomes) == len(buyers)
     units_sold = 2 * outcomes.count("bought through a hold") + outcomes.count("bought")
     item.refresh_from_db()
     assert (item.quantity, item.held) == (10 - units_sold, 0)

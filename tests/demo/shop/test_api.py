@@ -1,5 +1,5 @@
 import random
-import threading
+from functools import partial
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from shop import services
 from shop.models import Item, Order
 from tests.conftest import PASSWORD, api_client
+from tests.races import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -310,24 +311,11 @@ def test_a_shopper_s_simultaneous_purchases_get_no_more_than_the_purchase_rate(
     impatient buyer): the rate holds for them as for purchases one after another."""
     settings.PURCHASE_RATE = "3/min"
     cache.delete(f"throttle_purchase_{shopper.pk}")
-    start = threading.Barrier(20)
-    statuses = []
+    clients = [api_client(shopper) for _ in range(20)]
 
-    def buy():
-        client = api_client(shopper)
-        try:
-            start.wait()
-            statuses.append(purchase(client, item.pk, {"quantity": 1}).status_code)
-        finally:
-            connection.close()
+    statuses = at_once([partial(purchase, client, item.pk, {"quantity": 1}) for client in clients])
 
-    threads = [threading.Thread(target=buy) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert sorted(statuses) == [201] * 3 + [429] * 17
+    assert sorted(response.status_code for response in statuses) == [201] * 3 + [429] * 17
     assert Item.objects.get().quantity == 7
 
 

@@ -1,12 +1,12 @@
-import threading
 from decimal import Decimal
+from functools import partial
 
 import pytest
-from django.db import connection
 
 from shop import services
 from shop.errors import InsufficientStock, InvalidQuantity, ItemNotFound, StaffOnly
 from shop.models import Item, Order, StockMovement
+from tests.races import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -101,26 +101,16 @@ def test_fifty_concurrent_buyers_never_oversell_ten_units(django_user_model):
     """
     item = Item.objects.create(sku="HOT-1", name="Hot item", price=Decimal("5.00"), quantity=10)
     buyers = [django_user_model.objects.create_user(username=f"buyer{n}") for n in range(50)]
-    start = threading.Barrier(len(buyers))
-    outcomes: list[str] = []
 
     def buy(user):
         try:
-            start.wait()
             services.purchase(user=user, item_id=item.pk, quantity=1)
-            outcomes.append("sold")
         except InsufficientStock:
-            outcomes.append("sold out")
-        except Exception as error:  # reported below: "database is locked" would land here
-            outcomes.append(repr(error))
-        finally:
-            connection.close()
+            return "sold out"
+        return "sold"
 
-    threads = [threading.Thread(target=buy, args=(user,)) for user in buyers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    # Any other error ("database is locked") fails the test with its traceback.
+    outcomes = at_once([partial(buy, user) for user in buyers])
 
     assert sorted(outcomes) == ["sold"] * 10 + ["sold out"] * 40
     item.refresh_from_db()
@@ -134,30 +124,13 @@ def test_fifty_concurrent_buyers_never_oversell_ten_units(django_user_model):
 def test_racing_retries_with_one_idempotency_key_sell_once(shopper):
     """Ten threads send the same purchase with the same key at the same moment."""
     item = Item.objects.create(sku="IDEM-1", name="Item", price=Decimal("5.00"), quantity=100)
-    start = threading.Barrier(10)
-    orders, failures = [], []
+    retry = partial(
+        services.purchase, user=shopper, item_id=item.pk, quantity=3, idempotency_key="k-42"
+    )
 
-    def retry():
-        try:
-            start.wait()
-            orders.append(
-                services.purchase(
-                    user=shopper, item_id=item.pk, quantity=3, idempotency_key="k-42"
-                ).pk
-            )
-        except Exception as error:
-            failures.append(repr(error))
-        finally:
-            connection.close()
+    orders = at_once([retry] * 10)
 
-    threads = [threading.Thread(target=retry) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert failures == []
-    assert len(orders) == 10 and len(set(orders)) == 1
+    assert len({order.pk for order in orders}) == 1
     item.refresh_from_db()
     assert (item.quantity, item.version) == (97, 2)
     assert StockMovement.objects.count() == 1
