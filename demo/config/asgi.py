@@ -1,11 +1,12 @@
 """The ASGI entry point: Django for HTTP, Stockwire's routes for WebSockets.
 
-The Channels tutorial's asgi.py, with Stockwire's two imports (docs/integrating.md).
+The Channels tutorial's asgi.py, with Stockwire's two imports (docs/integrating.md); Django's
+handler comes from config/handler.py, which does a request's sync work in one trip.
 """
 
 import os
 
-from django.core.asgi import get_asgi_application
+from config.handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
