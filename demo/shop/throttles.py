@@ -2,12 +2,15 @@
 Redis, shared by every process, when it is there). Rates are read when used, so tests can
 change them. The limits guard against scripts; the shop keeps selling if Redis blinks."""
 
+import functools
 import logging
 import math
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache.backends.redis import RedisCacheClient
+from redis.commands.core import Script
 from rest_framework.throttling import (
     AnonRateThrottle,
     BaseThrottle,
@@ -60,8 +63,8 @@ def count_in_window(cache, key: str, window: int) -> tuple[int, float]:
     client = getattr(cache, "_cache", None)
     if isinstance(client, RedisCacheClient):
         key = cache.make_and_validate_key(key)
-        redis = client.get_client(key, write=True)
-        count, left = redis.register_script(COUNT_IN_WINDOW)(keys=[key], args=[window])
+        counter = _counter(client._get_connection_pool(write=True))
+        count, left = counter(keys=[key], args=[window])
         return count, max(left, 1)
     # Another cache (in memory, one process): its add and incr are atomic each.
     now = time.time()
@@ -83,6 +86,13 @@ redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
 local count = redis.call('INCR', KEYS[1])
 return {count, redis.call('TTL', KEYS[1])}
 """
+
+
+@functools.cache
+def _counter(pool: redis.ConnectionPool) -> Script:
+    """COUNT_IN_WINDOW on a pool of the process (config/redis_pool.py), made once: Django's
+    cache makes a Redis client object per call, which cost more Python than the round trip."""
+    return redis.Redis(connection_pool=pool).register_script(COUNT_IN_WINDOW)
 
 
 class PurchaseRateThrottle(FailOpen, CountingThrottle, UserRateThrottle):
