@@ -13,13 +13,14 @@ cache: Redis, shared by every process, when it is there.
 
 import hashlib
 import logging
-import time
 import unicodedata
 
 from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.core.cache import cache
 from django.dispatch import receiver
+
+from shop import windows
 
 logger = logging.getLogger("stockwire.shop.logins")
 
@@ -32,16 +33,11 @@ def login_wait(request, username: str | None) -> int:
     """
     limits = _limits(request, username)
     try:
-        found = cache.get_many([name for key in limits for name in (key, f"{key}:since")])
+        found = windows.read(cache, list(limits), settings.LOGIN_FAILURE_WINDOW)
     except Exception:
         logger.warning("login limit unavailable; allowing the login", exc_info=True)
         return 0
-    window = settings.LOGIN_FAILURE_WINDOW
-    waits = [
-        int(found.get(f"{key}:since", time.time()) + window - time.time())
-        for key, limit in limits.items()
-        if found.get(key, 0) >= limit
-    ]
+    waits = [left for key, (count, left) in found.items() if count >= limits[key]]
     return max(1, *waits) if waits else 0
 
 
@@ -55,14 +51,9 @@ def record_failed_login(sender, credentials, request=None, **kwargs) -> None:
     logger.warning("login failed: username=%r client=%s path=%s", username, client, path)
     if request is None:
         return
-    window = settings.LOGIN_FAILURE_WINDOW
     try:
         for key in _limits(request, username):
-            # A window opens with a count's first failure and lasts LOGIN_FAILURE_WINDOW,
-            # whatever comes after it (incrementing keeps the key's expiry).
-            cache.add(f"{key}:since", time.time(), timeout=window)
-            cache.add(key, 0, timeout=window)
-            cache.incr(key)
+            windows.count(cache, key, settings.LOGIN_FAILURE_WINDOW)
     except Exception:
         logger.warning("login limit unavailable; failure not counted", exc_info=True)
 

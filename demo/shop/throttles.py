@@ -2,15 +2,9 @@
 Redis, shared by every process, when it is there). Rates are read when used, so tests can
 change them. The limits guard against scripts; the shop keeps selling if Redis blinks."""
 
-import functools
 import logging
-import math
-import time
 
-import redis
 from django.conf import settings
-from django.core.cache.backends.redis import RedisCacheClient
-from redis.commands.core import Script
 from rest_framework.throttling import (
     AnonRateThrottle,
     BaseThrottle,
@@ -18,6 +12,7 @@ from rest_framework.throttling import (
     UserRateThrottle,
 )
 
+from shop import windows
 from shop.logins import login_wait
 
 logger = logging.getLogger("stockwire.shop")
@@ -41,7 +36,7 @@ class CountingThrottle(SimpleRateThrottle):
     arrive together all read the same history and all pass (measured: 20 simultaneous
     purchases of one shopper at 3/min sold more than 3 in 2 runs of 5). Here each request adds
     one to a count, in one step, for a window that opens with its first request and lasts
-    the rate's period; on Redis the whole step is one round trip.
+    the rate's period (shop/windows.py); on Redis the whole step is one round trip.
     """
 
     def allow_request(self, request, view) -> bool:
@@ -50,49 +45,11 @@ class CountingThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        count, self.left = count_in_window(self.cache, self.key, self.duration)
+        count, self.left = windows.count(self.cache, self.key, self.duration)
         return count <= self.num_requests
 
     def wait(self) -> float:
         return self.left
-
-
-def count_in_window(cache, key: str, window: int) -> tuple[int, float]:
-    """Add one to the count of `key` in its window of `window` seconds, opened by its first
-    count; the count with this one, and the seconds left of the window."""
-    client = getattr(cache, "_cache", None)
-    if isinstance(client, RedisCacheClient):
-        key = cache.make_and_validate_key(key)
-        counter = _counter(client._get_connection_pool(write=True))
-        count, left = counter(keys=[key], args=[window])
-        return count, max(left, 1)
-    # Another cache (in memory, one process): its add and incr are atomic each.
-    now = time.time()
-    cache.add(f"{key}:since", now, timeout=window)
-    cache.add(key, 0, timeout=window)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window ended between the two steps: this opens the next
-        count = 1
-        cache.set(f"{key}:since", now, timeout=window)
-        cache.set(key, count, timeout=window)
-    since = cache.get(f"{key}:since", now)
-    return count, max(math.ceil(since + window - now), 1)
-
-
-# One step on Redis: the window cannot end between opening it and counting in it.
-COUNT_IN_WINDOW = """
-redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX')
-local count = redis.call('INCR', KEYS[1])
-return {count, redis.call('TTL', KEYS[1])}
-"""
-
-
-@functools.cache
-def _counter(pool: redis.ConnectionPool) -> Script:
-    """COUNT_IN_WINDOW on a pool of the process (config/redis_pool.py), made once: Django's
-    cache makes a Redis client object per call, which cost more Python than the round trip."""
-    return redis.Redis(connection_pool=pool).register_script(COUNT_IN_WINDOW)
 
 
 class PurchaseRateThrottle(FailOpen, CountingThrottle, UserRateThrottle):
