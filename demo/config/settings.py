@@ -122,8 +122,10 @@ REQUESTS_IN_ONE_TRIP = env.bool("REQUESTS_IN_ONE_TRIP", default=True)
 
 # Requests of one process in Django at once (demo/config/concurrency.py); the others wait in
 # the event loop. With PASSWORD_CONCURRENCY, below the database pool, so a request in Django
-# never waits for a connection.
-REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=8)
+# never waits for a connection. 4, not more: a request costs a few ms of CPU, and the threads
+# of more at once only contend for the GIL (the 400-buyer sale: 2, 3 and 4 alike, 8 about a
+# fifth slower, docs/benchmarks.md); enough that a slow query does not stall the process.
+REQUEST_CONCURRENCY = env.int("REQUEST_CONCURRENCY", default=4)
 # Password checks (logins, registrations) in Django at once per process, apart from the other
 # requests: each is a fraction of a second of one core's hashing, so more at once only share
 # the cores, and the other requests keep every one of their turns.
