@@ -67,3 +67,25 @@ def test_staff_see_holds_in_the_admin_and_release_one_for_sale_again(admin_clien
     assert (item.quantity, item.held) == (10, 0)
     placed.refresh_from_db()
     assert placed.state == "released"
+
+
+def test_staff_see_who_waits_for_an_item_and_cancel_an_alert_so_nobody_is_told(
+    admin_client, shopper, other_shopper
+):
+    sold_out = Item.objects.create(sku="GONE-1", name="Gone", price="5.00", quantity=0)
+    cancelled = stockwire.alert(sold_out.pk, user_id=shopper.pk)
+    kept = stockwire.alert(sold_out.pk, user_id=other_shopper.pk)
+    listing = admin_client.get("/admin/stockwire/alert/")
+    assert listing.status_code == 200 and b"alice" in listing.content
+
+    response = admin_client.post(
+        "/admin/stockwire/alert/",
+        {"action": "cancel_alerts", "_selected_action": [cancelled.pk]},
+    )
+
+    assert response.status_code == 302, response.content
+    stockwire.give(sold_out.pk, 1)
+    cancelled.refresh_from_db()
+    kept.refresh_from_db()
+    assert (cancelled.state, kept.state) == ("cancelled", "due")
+    assert admin_client.get(f"/admin/stockwire/alert/{kept.pk}/change/").status_code == 200
