@@ -135,6 +135,31 @@ async def test_confirm_purchase_buys_the_held_units_and_ends_the_hold(live_shop,
     assert (after["on_hand"], after["held"]) == (item["on_hand"] - 2, 0)
 
 
+async def test_a_reload_finds_the_hold_still_counting_down_and_confirm_buys_the_held_units(
+    live_shop, browser
+):
+    item = item_by_sku(live_shop.url, "DK-006")
+    bob = await shopper_page(browser, live_shop.url, "bob", path=f"/items/{item['id']}/")
+    await hold(bob, item["id"], 2)
+    await expect(hold_timer(bob, item["id"])).to_be_visible()
+
+    await bob.reload()
+
+    form = buy_form(bob, item["id"])
+    await expect(hold_timer(bob, item["id"])).to_have_text(
+        re.compile(r"^Held for you: (10:00|9:[0-5]\d)$")
+    )
+    await expect(form.locator("[data-confirm-text]")).to_have_text(
+        f"Buy 2 × {item['name']} for {float(item['price']) * 2:.2f}?"
+    )
+    await form.get_by_role("button", name="Confirm purchase").click()
+    await expect(form.locator("[data-buy-message]")).to_have_text(
+        re.compile(rf"^Bought 2 × {re.escape(item['name'])}\. Order #\d+ is confirmed\.$")
+    )
+    after = item_by_sku(live_shop.url, "DK-006")
+    assert (after["on_hand"], after["held"]) == (item["on_hand"] - 2, 0)
+
+
 async def test_only_n_left_appears_live_when_another_shopper_buys_down_to_the_threshold(
     live_shop, browser
 ):

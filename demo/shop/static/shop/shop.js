@@ -393,7 +393,27 @@
     }
   }
 
+  /** A reload, or a page opened later, finds the shopper's holds still running: each shows on
+   * its item's form again, counting down by the shop's clock, with Confirm and Cancel. */
+  async function resumeHolds() {
+    if (!document.querySelector("[data-buy-form]")) return;
+    try {
+      const answer = await send("GET", "/api/holds");
+      if (answer.status !== 200) return; // a visitor: no holds
+      for (const hold of answer.body.results) {
+        const deadline = performance.now() + timeLeft(hold, answer.response);
+        for (const form of document.querySelectorAll(`[data-buy-form][data-item="${Number(hold.item)}"]`)) {
+          if (stepOf(form) === "choose" && !holds.has(form)) startCountdown(form, hold, deadline);
+        }
+      }
+    } catch {
+      // The shop is out of reach: a hold not shown runs out by itself, as after any failure.
+    }
+  }
+
   // -- Wiring ---------------------------------------------------------------------------------
+
+  resumeHolds();
 
   document.addEventListener("submit", (event) => {
     const buyForm = event.target.closest("[data-buy-form]");
