@@ -103,7 +103,8 @@ def send_due() -> int:
 
     Alerts another process is emailing right now are skipped (SKIP LOCKED), not waited for.
     A user without an email address had the socket message only: their alert is just done.
-    If the mail server fails, the alerts it did not take stay due for the next sweep.
+    If the mail server fails, what it took is done, the rest stays due, and its error is
+    raised, so that the sweep waits longer before the next try (stockwire/sweep.py).
     """
     from .models import Alert
 
@@ -119,19 +120,21 @@ def send_due() -> int:
         if not batch:
             return 0
         items = stock.stock_model()._default_manager.in_bulk({a.item_id for a in batch})
-        done = []
+        done, refused = [], None
         with mail.get_connection() as connection:
             for fired in batch:
                 address = fired.user.email
                 if address:
                     try:
                         connection.send_messages([_email(fired, items.get(fired.item_id))])
-                    except Exception:
-                        logger.exception("could not email alert %s; trying again", fired.pk)
+                    except Exception as error:
+                        refused = error
                         break
                 done.append(fired.pk)
         Alert.objects.filter(pk__in=done).update(state=Alert.State.SENT, ended_at=timezone.now())
     logger.info("%d back-in-stock alerts done", len(done))
+    if refused is not None:
+        raise refused
     return len(done)
 
 

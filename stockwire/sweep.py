@@ -20,6 +20,11 @@ from .errors import DATABASE_ERRORS
 
 logger = logging.getLogger("stockwire.sweep")
 
+# A job that failed (the mail server is down) waits twice as long before each next try, up
+# to this: a server away for an hour costs a try a minute per process, not one per sweep, and
+# the log has its error once, then its recovery.
+MAX_BACKOFF_SECONDS = 60.0
+
 
 def _jobs() -> list[tuple[str, Callable[[], int]]]:
     """(what, function) of each job this process sweeps, as the settings are now."""
@@ -34,12 +39,19 @@ def _jobs() -> list[tuple[str, Callable[[], int]]]:
 class Sweep:
     def __init__(self):
         self._database_failing = False
+        # what -> (failures in a row, the event loop's time of its next try)
+        self._backoff: dict[str, tuple[int, float]] = {}
 
     async def run(self) -> None:
         """Sweep forever (the interval is read each time, so tests can shorten it)."""
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(stockwire_settings.HOLD_SWEEP_SECONDS)
+            interval = stockwire_settings.HOLD_SWEEP_SECONDS
+            await asyncio.sleep(interval)
             for what, job in _jobs():
+                failures, next_try = self._backoff.get(what, (0, 0.0))
+                if loop.time() < next_try:
+                    continue
                 try:
                     await database_sync_to_async(job)()
                 except asyncio.CancelledError:
@@ -51,8 +63,13 @@ class Sweep:
                     self._database_failing = True
                     break
                 except Exception:
-                    logger.exception("%s failed; trying again", what)
+                    if not failures:
+                        logger.exception("%s failed; trying again, less and less often", what)
+                    delay = min(interval * 2 ** (failures + 1), MAX_BACKOFF_SECONDS)
+                    self._backoff[what] = (failures + 1, loop.time() + delay)
                 else:
+                    if self._backoff.pop(what, None) is not None:
+                        logger.warning("%s works again", what)
                     if self._database_failing:
                         logger.warning("database reachable again; the sweep resumed")
                         self._database_failing = False
