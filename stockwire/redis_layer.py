@@ -12,14 +12,12 @@ internals of channels-redis 4 (how group and channel keys are named and messages
 serialized); tests/stockwire/test_redis_layer.py checks it against plain `group_send`.
 """
 
-import hashlib
 import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from channels_redis.core import RedisChannelLayer as ChannelsRedisLayer
-from redis.exceptions import NoScriptError
 
 logger = logging.getLogger("channels_redis.core")
 
@@ -43,7 +41,6 @@ for i = 1, n do
 end
 return full
 """
-_DELIVER_SHA = hashlib.sha1(_DELIVER.encode()).hexdigest()
 
 # Messages of one call are a microsecond apart in their inboxes, so each inbox gives them
 # out in the order they were sent (an inbox pops its lowest score first).
@@ -92,11 +89,9 @@ class RedisChannelLayer(ChannelsRedisLayer):
         args += [now + position * _SPACING for position in range(len(batch))]
         args += [capacity for _, _, _, capacity in batch]
         args.append(int(self.expiry))
-        connection = self.connection(index)
-        try:
-            full = await connection.evalsha(_DELIVER_SHA, len(keys), *keys, *args)
-        except NoScriptError:
-            full = await connection.eval(_DELIVER, len(keys), *keys, *args)
+        # redis-py's script: EVALSHA, loading it first where Redis does not know it yet.
+        deliver = self.connection(index).register_script(_DELIVER)
+        full = await deliver(keys=keys, args=args)
         # Logged as channels-redis logs it, on its logger: a full inbox is not an error.
         for group, missed in Counter(batch[position - 1][0] for position in full).items():
             logger.info("%s channels over capacity in group %s", missed, group)

@@ -36,9 +36,9 @@ return found
 def count(cache, key: str, window: int) -> tuple[int, int]:
     """Add one to the count of `key`; the count with this one, and the seconds left of the
     window (at least 1)."""
-    client = _redis(cache)
-    if client is not None:
-        found, left = _script(client, COUNT)(keys=[cache.make_and_validate_key(key)], args=[window])
+    pool = _redis_pool(cache)
+    if pool is not None:
+        found, left = _script(pool, COUNT)(keys=[cache.make_and_validate_key(key)], args=[window])
         return found, max(left, 1)
     now = time.time()
     cache.add(f"{key}:since", now, timeout=window)
@@ -55,9 +55,9 @@ def count(cache, key: str, window: int) -> tuple[int, int]:
 def read(cache, keys: list[str], window: int) -> dict[str, tuple[int, int]]:
     """The count of each key and the seconds left of its window, without counting; 0 and 0
     for a key with no window open."""
-    client = _redis(cache)
-    if client is not None:
-        found = _script(client, READ)(keys=[cache.make_and_validate_key(key) for key in keys])
+    pool = _redis_pool(cache)
+    if pool is not None:
+        found = _script(pool, READ)(keys=[cache.make_and_validate_key(key) for key in keys])
         return {key: (found[2 * n], found[2 * n + 1]) for n, key in enumerate(keys)}
     now = time.time()
     found = cache.get_many([name for key in keys for name in (key, f"{key}:since")])
@@ -73,7 +73,7 @@ def _left(since: float, window: int, now: float) -> int:
     return max(math.ceil(since + window - now), 1)
 
 
-def _redis(cache) -> redis.ConnectionPool | None:
+def _redis_pool(cache) -> redis.ConnectionPool | None:
     """The pool of the process (config/redis_pool.py) behind a Redis cache; None for another."""
     client = getattr(cache, "_cache", None)
     return client._get_connection_pool(write=True) if isinstance(client, RedisCacheClient) else None
