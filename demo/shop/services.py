@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 import stockwire
 
+from . import selectors
 from .errors import (
     AlertNotFound,
     HoldExpired,
@@ -67,15 +68,21 @@ def _purchase(
     user, item_id: int, quantity: int, hold_id: int | None, idempotency_key: str | None
 ) -> tuple[Order, bool]:
     _check_quantity(quantity)
+    if idempotency_key is not None and (
+        done := _order_for_key(user, idempotency_key, item_id, quantity)
+    ):
+        return done, True
+    # Read before the transaction: a sold-out item is refused from this read, without a
+    # transaction or a wait for the row lock (most of a flash sale's answers). The order
+    # keeps the price read here.
+    item = selectors.item(item_id)
+    if item is None:
+        raise ItemNotFound(item_id)
+    seen = stockwire.Stock(item.quantity, item.held, item.version)
     try:
         with transaction.atomic():
-            if idempotency_key is not None and (
-                done := _order_for_key(user, idempotency_key, item_id, quantity)
-            ):
-                return done, True
             with _stock_errors(item_id):
-                after = stockwire.take(item_id, quantity, hold=hold_id, user_id=user.pk)
-            item = Item.objects.get(pk=item_id)
+                after = stockwire.take(item_id, quantity, hold=hold_id, user_id=user.pk, seen=seen)
             item.quantity, item.held, item.version = after
             order = Order.objects.create(
                 user=user,

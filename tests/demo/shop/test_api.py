@@ -117,16 +117,31 @@ def test_purchase_returns_the_order_and_the_item_after_it(shopper, item):
     assert body["item"]["quantity"] == 8 and body["item"]["version"] == 2
 
 
-def test_a_purchase_reads_and_writes_the_database_a_fixed_number_of_times(shopper, item):
-    """The buyer (1), the sale with its new level (1), the item (1), the order and its
-    audit row (2), in one transaction: nothing grows with the catalog or with the answer."""
-    client = api_client(shopper)
+def statements_of(client, item_id: int, quantity: int, status: int) -> list[str]:
+    """The kinds of statement a purchase sends (savepoints left out: they are there only
+    because the test itself runs in a transaction)."""
     with CaptureQueriesContext(connection) as captured:
-        assert purchase(client, item.pk, {"quantity": 1}).status_code == 201
+        assert purchase(client, item_id, {"quantity": quantity}).status_code == status
     statements = [query["sql"].split()[0] for query in captured.captured_queries]
-    # (Savepoints only because the test itself runs in a transaction.)
-    work = [kind for kind in statements if kind not in ("SAVEPOINT", "RELEASE")]
-    assert work == ["SELECT", "UPDATE", "SELECT", "INSERT", "INSERT"]
+    return [kind for kind in statements if kind not in ("SAVEPOINT", "RELEASE", "ROLLBACK")]
+
+
+def test_a_purchase_reads_and_writes_the_database_a_fixed_number_of_times(shopper, item):
+    """The buyer (1), the item (1), then in one transaction the sale with its new level (1),
+    the order and its audit row (2): nothing grows with the catalog or with the answer."""
+    assert statements_of(api_client(shopper), item.pk, 1, 201) == [
+        "SELECT",
+        "SELECT",
+        "UPDATE",
+        "INSERT",
+        "INSERT",
+    ]
+
+
+def test_a_purchase_of_more_than_is_available_is_refused_from_one_read_of_the_item(shopper, item):
+    """The crowd of a sold-out item is answered without writing or waiting for the row lock
+    that the buyers of the last units hold."""
+    assert statements_of(api_client(shopper), item.pk, 11, 409) == ["SELECT", "SELECT"]
 
 
 def test_purchase_beyond_stock_is_409_with_what_is_available(shopper, item):
