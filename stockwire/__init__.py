@@ -3,6 +3,7 @@
 The public API; docs/integrating.md shows it at work.
 
     stock = stockwire.take(item_id, 2)                  # a sale: never more than available
+    stockwire.check_available(item_id, 2, seen)         # or refused early from a plain read
     stock = stockwire.give(item_id, 10)                 # a restock
     hold, stock = stockwire.hold(item_id, 1, user_id=user.pk)   # kept for a buyer a while
     stock = stockwire.take(item_id, 1, hold=hold.pk, user_id=user.pk)  # bought through it
@@ -30,7 +31,7 @@ from .errors import (
 )
 from .holds import hold, release
 from .publish import notify_user, publish_stock
-from .stock import Stock, give, take
+from .stock import Stock, check_available, give, take
 
 __all__ = [
     "HoldExpired",
@@ -45,6 +46,7 @@ __all__ = [
     "UnknownItem",
     "alert",
     "cancel_alert",
+    "check_available",
     "give",
     "hold",
     "notify_user",

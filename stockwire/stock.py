@@ -52,30 +52,30 @@ def levels(item_ids: Iterable[int]) -> dict[int, Stock]:
 
 
 def take(
-    item_id: int,
-    quantity: int,
-    *,
-    hold: int | None = None,
-    user_id: int | None = None,
-    seen: Stock | None = None,
+    item_id: int, quantity: int, *, hold: int | None = None, user_id: int | None = None
 ) -> Stock:
     """Remove `quantity` units of an item (a sale): from what is available, never more, or
-    through the buyer's `hold` (its id; `user_id` is the buyer's), whatever others took.
-
-    `seen` is the item's Stock as the caller read it without a lock, moments before. If it
-    had too few units available, the sale is refused from it: no statement, no wait for the
-    row lock (at that moment there were too few, so the refusal is as true as one from the
-    row). That makes refusals cheap when an item sells out under a crowd; it never lets a
-    sale through, which only the conditional UPDATE does.
-    """
+    through the buyer's `hold` (its id; `user_id` is the buyer's), whatever others took."""
     check_quantity(quantity)
     if hold is None:
-        if seen is not None and seen.available < quantity:
-            raise OutOfStock(item_id, requested=quantity, available=seen.available)
         return change(item_id, on_hand=-quantity, needs_available=quantity)
     if user_id is None:
         raise ValueError("A hold is taken by its buyer: pass user_id.")
     return holds.take_held(item_id, quantity, hold_id=hold, user_id=user_id)
+
+
+def check_available(item_id: int, quantity: int, seen: Stock) -> None:
+    """Refuse a sale early: raise OutOfStock if `seen`, the item's Stock as read without a
+    lock (with the item, before the transaction), had fewer than `quantity` units available.
+
+    At that moment there were too few, so the refusal is as true as take()'s, and it costs no
+    statement and no wait for the row lock that the buyers of the last units hold: when an
+    item sells out under a crowd, most buyers are answered this way. Enough units let nothing
+    through; only take() sells.
+    """
+    check_quantity(quantity)
+    if seen.available < quantity:
+        raise OutOfStock(item_id, requested=quantity, available=seen.available)
 
 
 def give(item_id: int, quantity: int) -> Stock:

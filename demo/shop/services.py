@@ -33,7 +33,7 @@ from .errors import (
 )
 from .metrics import PURCHASES
 from .models import Item, Order, StockMovement
-from .serializers import OrderSerializer
+from .serializers import OrderSerializer, represent
 
 # Large enough for any real order or delivery, small enough that no sum overflows a 32-bit
 # column on any database we support.
@@ -78,12 +78,14 @@ def _purchase(
     item = selectors.item(item_id)
     if item is None:
         raise ItemNotFound(item_id)
-    seen = stockwire.Stock(item.quantity, item.held, item.version)
+    if hold_id is None:
+        with _stock_errors(item_id):
+            seen = stockwire.Stock(item.quantity, item.held, item.version)
+            stockwire.check_available(item_id, quantity, seen)
     try:
         with transaction.atomic():
-            with _stock_errors(item_id):
-                after = stockwire.take(item_id, quantity, hold=hold_id, user_id=user.pk, seen=seen)
-            item.quantity, item.held, item.version = after
+            # The order first: take() holds the item's row lock, which every other buyer of
+            # the item waits for, until commit; so it is held for the sale and its audit row.
             order = Order.objects.create(
                 user=user,
                 item=item,
@@ -91,6 +93,9 @@ def _purchase(
                 unit_price=item.price,
                 idempotency_key=idempotency_key,
             )
+            with _stock_errors(item_id):
+                after = stockwire.take(item_id, quantity, hold=hold_id, user_id=user.pk)
+            item.quantity, item.held, item.version = after
             _record(item, -quantity, StockMovement.Reason.PURCHASE, actor=user, order=order)
         # Rendered after the row lock is released; sent once the order is committed.
         stockwire.notify_user(user.pk, order_message(order))
@@ -196,7 +201,7 @@ def create_item(*, actor, sku: str, name: str, price, quantity: int = 0) -> Item
 
 def order_message(order: Order) -> dict:
     """The order confirmation each of the buyer's sockets gets: the API's own representation."""
-    return {"type": "order", "order": OrderSerializer(order).data}
+    return {"type": "order", "order": represent(OrderSerializer, order)}
 
 
 def register(*, username: str, password: str):

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from shop import selectors, services
-from shop.serializers import AlertSerializer
+from shop.serializers import AlertSerializer, represent
 from shop.throttles import LoginThrottle, PurchaseRateThrottle, RegistrationRateThrottle
 
 from .errors import TooManyFailedLogins
@@ -101,7 +101,7 @@ class PurchaseView(APIView):
             movement.version,
         )
         result = {"order": order, "item": item}
-        return Response(PurchaseResultSerializer(result).data, status=status.HTTP_201_CREATED)
+        return Response(represent(PurchaseResultSerializer, result), status=status.HTTP_201_CREATED)
 
 
 class HoldsView(APIView):
@@ -109,7 +109,7 @@ class HoldsView(APIView):
     def post(self, request, item_id: int):
         quantity = _valid(QuantitySerializer, request)["quantity"]
         hold, item = services.place_hold(user=request.user, item_id=item_id, quantity=quantity)
-        result = HoldResultSerializer({"hold": hold, "item": item}).data
+        result = represent(HoldResultSerializer, {"hold": hold, "item": item})
         return Response(result, status=status.HTTP_201_CREATED)
 
 
@@ -131,7 +131,7 @@ class AlertsView(APIView):
     @extend_schema(request=None, responses={201: AlertSerializer})
     def post(self, request, item_id: int):
         alert = services.notify_when_back(user=request.user, item_id=item_id)
-        return Response(AlertSerializer(alert).data, status=status.HTTP_201_CREATED)
+        return Response(represent(AlertSerializer, alert), status=status.HTTP_201_CREATED)
 
 
 class AlertListView(generics.ListAPIView):
@@ -153,7 +153,7 @@ class RestockView(APIView):
     def post(self, request, item_id: int):
         quantity = _valid(QuantitySerializer, request)["quantity"]
         item = services.restock(actor=request.user, item_id=item_id, quantity=quantity)
-        return Response(ItemSerializer(item).data)
+        return Response(represent(ItemSerializer, item))
 
 
 class OrderListView(generics.ListAPIView):

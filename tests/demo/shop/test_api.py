@@ -127,13 +127,14 @@ def statements_of(client, item_id: int, quantity: int, status: int) -> list[str]
 
 
 def test_a_purchase_reads_and_writes_the_database_a_fixed_number_of_times(shopper, item):
-    """The buyer (1), the item (1), then in one transaction the sale with its new level (1),
-    the order and its audit row (2): nothing grows with the catalog or with the answer."""
+    """The buyer (1), the item (1), then in one transaction the order (1), the sale with its
+    new level (1) and its audit row (1): nothing grows with the catalog or with the answer,
+    and the item's row is locked (from the UPDATE to the commit) for one statement more."""
     assert statements_of(api_client(shopper), item.pk, 1, 201) == [
         "SELECT",
         "SELECT",
-        "UPDATE",
         "INSERT",
+        "UPDATE",
         "INSERT",
     ]
 
@@ -142,6 +143,20 @@ def test_a_purchase_of_more_than_is_available_is_refused_from_one_read_of_the_it
     """The crowd of a sold-out item is answered without writing or waiting for the row lock
     that the buyers of the last units hold."""
     assert statements_of(api_client(shopper), item.pk, 11, 409) == ["SELECT", "SELECT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_buyers_answered_at_the_same_moment_each_get_their_own_order(item):
+    buyers = [
+        get_user_model().objects.create_user(f"buyer{n}", password=PASSWORD) for n in range(1, 9)
+    ]
+    jobs = [partial(purchase, api_client(buyer), item.pk, {"quantity": 1}) for buyer in buyers]
+
+    answers = [response.json() for response in at_once(jobs)]
+
+    orders = {order.user_id: order for order in Order.objects.select_related("item")}
+    assert [answer["order"]["id"] for answer in answers] == [orders[b.pk].pk for b in buyers]
+    assert sorted(answer["item"]["version"] for answer in answers) == list(range(2, 10))
 
 
 def test_purchase_beyond_stock_is_409_with_what_is_available(shopper, item):
