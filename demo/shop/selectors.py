@@ -54,18 +54,37 @@ def with_alerts(items, user) -> list[Item]:
 def _by_pk(model: type[models.Model], pk: int):
     """The row of `model` with primary key `pk`, or None.
 
-    The ORM's get() compiles its SQL again on every call: 0.4 ms of CPU, a fifth of a refused
-    purchase's (measured). A raw query with SQL written once costs half as much, and still
-    returns the model with its values as the ORM would convert them.
+    Every purchase reads its buyer and its item. The ORM's get() compiles its SQL again on
+    every call, and a raw() queryset works out its columns again: 0.7 and 0.35 ms of CPU
+    (measured on PostgreSQL). Here the SQL is written once, and the row becomes a model as
+    the ORM makes one (the backend's and the fields' converters, then Model.from_db): 0.17 ms.
     """
     using = router.db_for_read(model)
-    rows = model._default_manager.db_manager(using).raw(_select_by_pk(model, using), [pk])
-    return next(iter(rows), None)
+    sql, names, columns = _select_by_pk(model, using)
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, column in enumerate(columns):
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        for convert in converters:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(using, names, values)
 
 
 @cache
-def _select_by_pk(model: type[models.Model], using: str) -> str:
+def _select_by_pk(model: type[models.Model], using: str) -> tuple[str, list[str], list]:
+    """The SQL, the attribute names and the column expressions of a read by primary key."""
     quote = connections[using].ops.quote_name
     meta = model._meta
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
-    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
+    fields = meta.concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields)
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {quote(meta.pk.column)} = %s"
+    return (
+        sql,
+        [field.attname for field in fields],
+        [field.get_col(meta.db_table) for field in fields],
+    )
