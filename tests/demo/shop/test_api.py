@@ -285,6 +285,18 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_order_and_sells
     assert Order.objects.count() == 2
 
 
+def test_a_retry_of_the_purchase_that_sold_the_last_units_answers_its_order_not_sold_out(
+    shopper, item
+):
+    client = api_client(shopper)
+    first = purchase(client, item.pk, {"quantity": 10}, HTTP_IDEMPOTENCY_KEY="last-units")
+    retry = purchase(client, item.pk, {"quantity": 10}, HTTP_IDEMPOTENCY_KEY="last-units")
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert Order.objects.count() == 1
+
+
 def test_the_same_idempotency_key_for_another_purchase_is_409(shopper, item):
     client = api_client(shopper)
     purchase(client, item.pk, {"quantity": 2}, HTTP_IDEMPOTENCY_KEY="k1")
