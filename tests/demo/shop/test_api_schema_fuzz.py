@@ -98,6 +98,14 @@ def status_is_documented_or_an_api_error(ctx, response, case):
     )
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Every token and register example hashes a password (an unknown username too, so that
+    timing tells nothing): with the shop's PBKDF2, a third of a second each on 2 cores. What
+    is fuzzed is the API's answers, not the hashing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 # The examples of one operation share `staff` and `item`, and what earlier examples did to them.
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def fuzz(case, staff, item):
