@@ -6,8 +6,8 @@ Each frame is encoded once, here; no receiver encodes it again or queries the da
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future
 from functools import partial
 
 from asgiref.sync import SyncToAsync, async_to_sync
@@ -31,26 +31,54 @@ class Publisher:
 
     def __init__(self, alias: str = DEFAULT_CHANNEL_LAYER):
         self.alias = alias
+        # What threads handed to each loop that the loop has not taken yet.
+        self._handed: dict[asyncio.AbstractEventLoop, list[tuple[str, dict]]] = {}
+        self._lock = threading.Lock()
 
     def send(self, *sends: tuple[str, dict]) -> None:
         """Send each (group, message); failures are logged and counted, never raised."""
         loop = loop_of_this_thread()
         if loop is not None:
-            sending = asyncio.run_coroutine_threadsafe(self._send_all(sends), loop)
-            sending.add_done_callback(partial(_check_sent, sends))
+            self._hand_to(loop, sends)
             return
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:  # async code of the server's own loop
-            task = asyncio.ensure_future(self._send_all(sends))
-            task.add_done_callback(partial(_check_sent, sends))
+            self._start(sends)
             return
         try:
             async_to_sync(self._send_all)(sends)
         except Exception as error:
             _failed(sends, error)
+
+    def _hand_to(self, loop: asyncio.AbstractEventLoop, sends) -> None:
+        """Give the sends to the loop. The first wakes it; whatever threads hand it before it
+        takes them goes in the same trip to the layer: a purchase's stock change and its
+        order confirmation, other requests' changes (a trip for each was a seventh of a
+        purchase's CPU, measured)."""
+        with self._lock:
+            handed = self._handed.get(loop)
+            if handed is not None:
+                handed.extend(sends)
+                return
+            self._handed[loop] = list(sends)
+        try:
+            loop.call_soon_threadsafe(self._take, loop)
+        except RuntimeError as error:  # the loop closed meanwhile
+            with self._lock:
+                lost = self._handed.pop(loop, [])
+            _failed(lost, error, "(the server stopped first)")
+
+    def _take(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            sends = self._handed.pop(loop)
+        self._start(sends)
+
+    def _start(self, sends: Sequence[tuple[str, dict]]) -> None:
+        task = asyncio.ensure_future(self._send_all(sends))
+        task.add_done_callback(partial(_check_sent, sends))
 
     async def _send_all(self, sends: Sequence[tuple[str, dict]]) -> None:
         layer = get_channel_layer(self.alias)
@@ -116,7 +144,7 @@ def loop_of_this_thread() -> asyncio.AbstractEventLoop | None:
     return loop if loop is not None and loop.is_running() else None
 
 
-def _check_sent(sends, sending: Future) -> None:
+def _check_sent(sends, sending: asyncio.Future) -> None:
     if sending.cancelled():
         _failed(sends, None, "(the server stopped first)")
     elif (error := sending.exception()) is not None:

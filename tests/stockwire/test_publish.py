@@ -3,13 +3,17 @@ message the layer cannot take is logged and counted, never lost silently."""
 
 import asyncio
 import logging
+import threading
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from prometheus_client import REGISTRY
 
 from shop import services
 from stockwire import topics
+from stockwire.publish import publisher
 from tests.stockwire.conftest import intercept_group_sends
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -50,7 +54,6 @@ async def test_in_a_server_a_purchase_returns_before_the_layer_has_taken_its_mes
     while len(sent) < 3:
         assert asyncio.get_running_loop().time() < deadline
         await asyncio.sleep(0.01)
-    # Stock and the order are published apart: their groups are independent of each other.
     assert sorted(sent) == sorted(
         [topics.item_topic(item.pk), topics.LEGACY, topics.user_topic(shopper.pk)]
     )
@@ -85,3 +88,33 @@ def test_outside_a_server_publishing_waits_for_the_layer(staff, item, monkeypatc
     intercept_group_sends(monkeypatch, counted)
     services.restock(actor=staff, item_id=item.pk, quantity=1)  # e.g. from the admin or a command
     assert sent == [topics.item_topic(item.pk), topics.LEGACY]
+
+
+async def test_what_request_threads_hand_over_before_the_loop_takes_it_goes_in_one_trip(
+    monkeypatch,
+):
+    """A purchase's stock change and its order confirmation (and other requests' changes)
+    cost one trip to the channel layer, not one each."""
+    trips: list[list[str]] = []
+
+    async def send_many(sends):
+        trips.append([group for group, _ in sends])
+
+    monkeypatch.setattr(get_channel_layer(), "group_send_many", send_many, raising=False)
+    loop = asyncio.get_running_loop()
+
+    def request_thread():
+        # As asgiref's thread for a request in a server; joined below while the loop waits.
+        SyncToAsync.threadlocal.main_event_loop = loop
+        publisher.send(("stockwire.item.1", {"type": "a"}), ("stockwire.legacy", {"type": "b"}))
+        publisher.send(("stockwire.user.1", {"type": "c"}))
+
+    thread = threading.Thread(target=request_thread)
+    thread.start()
+    thread.join(timeout=5)
+    deadline = loop.time() + 5
+    while not trips:
+        assert loop.time() < deadline
+        await asyncio.sleep(0.01)
+
+    assert trips == [["stockwire.item.1", "stockwire.legacy", "stockwire.user.1"]]
