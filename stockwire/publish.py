@@ -56,8 +56,8 @@ class Publisher:
     def _hand_to(self, loop: asyncio.AbstractEventLoop, sends) -> None:
         """Give the sends to the loop. The first wakes it; whatever threads hand it before it
         takes them goes in the same trip to the layer: a purchase's stock change and its
-        order confirmation, other requests' changes (a trip for each was a seventh of a
-        purchase's CPU, measured)."""
+        order confirmation, other requests' changes. Each hand-over was a future, a task and
+        a trip to Redis of its own."""
         with self._lock:
             handed = self._handed.get(loop)
             if handed is not None:
