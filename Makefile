@@ -52,17 +52,25 @@ serve: $(VENV)/.runtime .secret-key
 .secret-key:
 	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
-# Two passes: the embedded default (SQLite, in-memory layer), then the same suite on
+# Two passes at once: the embedded default (SQLite, in-memory layer), and the same suite on
 # PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL), where the multi-process tests run.
+# Most of a pass is waiting (for servers to start, browsers, timeouts): one pass keeps one of
+# two cores about three-quarters busy, so the two share the machine. The first pass reports
+# as it goes; the second's report follows it, from SERVICES_LOG.
+SERVICES_LOG := .test-services-pass.log
 test: $(VENV)/.dev
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
 	@if [ -n "$$TEST_DATABASE_URL" ] && [ -n "$$TEST_REDIS_URL" ]; then \
-		echo "== The suite again on PostgreSQL and Redis"; \
 		DATABASE_URL="$$TEST_DATABASE_URL" REDIS_URL="$$TEST_REDIS_URL" \
-			CHANNEL_PREFIX="stockwire-test-$$$$" $(VENV)/bin/pytest $(PYTEST_ARGS); \
+			CHANNEL_PREFIX="stockwire-test-$$$$" $(VENV)/bin/pytest $(PYTEST_ARGS) \
+			> $(SERVICES_LOG) 2>&1 & services=$$!; \
+		$(VENV)/bin/pytest $(PYTEST_ARGS); embedded=$$?; \
+		wait $$services; on_services=$$?; \
+		echo "== The suite on PostgreSQL and Redis"; cat $(SERVICES_LOG); \
+		[ $$embedded = 0 ] && [ $$on_services = 0 ]; \
 	elif [ "$$REQUIRE_SERVICES" = 1 ]; then \
 		echo "REQUIRE_SERVICES=1 but TEST_DATABASE_URL or TEST_REDIS_URL is not set" >&2; exit 1; \
 	else \
+		$(VENV)/bin/pytest $(PYTEST_ARGS) && \
 		echo "SKIPPED the PostgreSQL and Redis pass: set TEST_DATABASE_URL and TEST_REDIS_URL to run it"; \
 	fi
 
