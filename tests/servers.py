@@ -21,9 +21,9 @@ from functools import cache
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from bench.procs import started
+from tests.services import create_database, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "stockwire-live-tests-only-not-a-secret-0123456789abcdefghijklmnop"
@@ -80,17 +80,9 @@ def demo_shop_env(**overrides: str) -> dict[str, str]:
         ):
             source.backup(copy)
     else:
-        name = target.path[1:]
-        template = _demo_shop_postgres(target._replace(path="").geturl())
-        with psycopg.connect(target._replace(path="/postgres").geturl(), autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-            admin.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
+        server, name = target._replace(path="").geturl(), target.path[1:]
+        drop_database(server, name)
+        create_database(server, name, template=_demo_shop_postgres(server))
     return env
 
 
@@ -115,20 +107,16 @@ def _demo_shop_postgres(server: str) -> str:
     """The name of a database on `server` holding the demo shop, made once per run and
     dropped at its end; PostgreSQL copies it into a new database as a template."""
     name = f"stockwire_demo_shop_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    atexit.register(_drop_database, server, name)
+    create_database(server, name)
+    atexit.register(_drop_at_exit, server, name)
     _load_demo_shop(f"{server}/{name}")
     return name
 
 
-def _drop_database(server: str, name: str) -> None:
-    """Drop a database at the end of the run; a private server stopped by then has none."""
+def _drop_at_exit(server: str, name: str) -> None:
+    """A private server stopped by the end of the run took its databases with it."""
     with contextlib.suppress(psycopg.OperationalError):
-        with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=5) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(server, name)
 
 
 def token_for(base_url: str, username: str) -> str:

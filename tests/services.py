@@ -24,27 +24,46 @@ needs_services = pytest.mark.skipif(
 )
 
 
-def database_url(name: str) -> str:
+def postgres_server() -> str:
+    """The URL of the test PostgreSQL server, without a database name."""
     db = settings.DATABASES["default"]
     user = db.get("USER") or "postgres"
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
     host, port = db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{name}"
+    return f"postgres://{user}{password}@{host}:{port}"
 
 
 @contextmanager
 def scratch_database():
     """A new, empty PostgreSQL database on the test server; dropped afterwards."""
     name = f"stockwire_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    create_database(postgres_server(), name)
     try:
-        yield database_url(name)
+        yield f"{postgres_server()}/{name}"
     finally:
-        with psycopg.connect(database_url("postgres"), autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(postgres_server(), name)
+
+
+def create_database(server: str, name: str, *, template: str | None = None) -> None:
+    """A new database on the PostgreSQL `server` (a URL without a database name): empty, or
+    a copy of `template`."""
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template is not None:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with _maintenance(server) as admin:
+        admin.execute(statement)
+
+
+def drop_database(server: str, name: str) -> None:
+    """Drop a database on `server`, if it is there, whoever is still connected to it."""
+    with _maintenance(server) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _maintenance(server: str) -> psycopg.Connection:
+    return psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=10)
 
 
 def channel_prefix() -> str:
